@@ -1,0 +1,148 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from helpdesk.models import Agent, Site
+from kb.models import Entry
+
+
+class Visitor(models.Model):
+    """Someone chatting through a site's widget, anonymous unless the host page identifies them."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    anonymous_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="user_id passed by the host site."
+    )
+    email = models.EmailField(blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    identity_verified = models.BooleanField(
+        default=False, help_text="The host site proved the identity with a valid user_hash."
+    )
+    page_url = models.URLField(max_length=2000, blank=True)
+    referrer = models.URLField(max_length=2000, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=35, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    location = models.CharField(max_length=120, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [
+            models.Index(fields=["site", "external_id"], name="visitor_site_external_idx"),
+            models.Index(fields=["site", "-last_seen_at"], name="visitor_site_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or f"Visitor {str(self.anonymous_id)[:8]}"
+
+
+class Conversation(models.Model):
+    class State(models.TextChoices):
+        BOT = "bot", "Bot"
+        WAITING = "waiting", "Waiting for a human"
+        HUMAN = "human", "Human"
+        CLOSED = "closed", "Closed"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.BOT)
+    assigned_agent = models.ForeignKey(
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    escalation_reason = models.CharField(max_length=200, blank=True)
+    # The LLM reply currently allowed to stream; anything else is stale and
+    # must not be saved or shown (a newer message or a takeover superseded it).
+    pending_reply_id = models.UUIDField(null=True, blank=True)
+    pending_reply_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_activity_at"]
+        indexes = [
+            models.Index(fields=["site", "state", "-last_activity_at"], name="conv_console_idx"),
+            models.Index(fields=["state", "last_activity_at"], name="conv_expiry_idx"),
+            models.Index(fields=["visitor", "-created_at"], name="conv_visitor_idx"),
+            models.Index(fields=["assigned_agent", "state"], name="conv_agent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.CLOSED
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        BOT = "bot", "Bot"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    class Source(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        KB = "kb", "Knowledge base"
+        LLM = "llm", "LLM"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+        FILTER = "filter", "Sensitive-word filter"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    author_kind = models.CharField(max_length=8, choices=Author.choices)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    text = models.TextField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+    kb_entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    kb_score = models.FloatField(null=True, blank=True)
+    client_id = models.CharField(
+        max_length=64, blank=True, help_text="Sender's id; a resend with the same id is ignored."
+    )
+    reply_id = models.UUIDField(null=True, blank=True)
+    interrupted = models.BooleanField(
+        default=False, help_text="A streamed reply cut short by a newer message."
+    )
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=~Q(client_id=""),
+                name="message_unique_client_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="message_conversation_idx"),
+            models.Index(fields=["source", "created_at"], name="message_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_kind}: {self.text[:60]}"

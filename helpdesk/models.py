@@ -1,0 +1,153 @@
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+def generate_public_key() -> str:
+    return "pk_" + secrets.token_urlsafe(18)
+
+
+def generate_identity_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def default_business_hours() -> dict:
+    """Monday-Friday 09:00-17:00 in the Site's timezone; weekdays are 0=Monday."""
+    return {"timezone": "UTC", "days": {str(day): [["09:00", "17:00"]] for day in range(5)}}
+
+
+class Site(models.Model):
+    """One embeddable chat widget and all of its run-time configuration."""
+
+    class WidgetPosition(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    name = models.CharField(max_length=120)
+    public_key = models.CharField(
+        max_length=64,
+        unique=True,
+        default=generate_public_key,
+        help_text='Goes in the widget tag: data-site="...". Not a secret.',
+    )
+    identity_secret = models.CharField(
+        max_length=128,
+        default=generate_identity_secret,
+        help_text="Secret for HMAC-SHA256 identity verification (user_hash). Keep it server-side.",
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text=(
+            "One origin per line, e.g. https://shop.example.com. "
+            "Pages on other origins cannot open this site's chat."
+        ),
+    )
+    greeting = models.TextField(default="Hi! How can we help you today?", blank=True)
+    greeting_zh = models.TextField(
+        "greeting (Chinese)", default="您好！请问有什么可以帮您？", blank=True
+    )
+    business_hours = models.JSONField(
+        default=default_business_hours,
+        blank=True,
+        help_text='{"timezone": "Europe/Berlin", "days": {"0": [["09:00", "17:00"]], ...}}',
+    )
+    widget_color = models.CharField(max_length=7, default="#2563eb")
+    widget_position = models.CharField(
+        max_length=5, choices=WidgetPosition.choices, default=WidgetPosition.RIGHT
+    )
+    bot_enabled = models.BooleanField(default=True)
+    llm_model = models.CharField(
+        max_length=120, blank=True, help_text="Empty: the OPENAI_MODEL environment default."
+    )
+    system_prompt = models.TextField(
+        default=(
+            "You are a friendly customer-service assistant. Answer briefly and only from the "
+            "knowledge-base context you are given. If the context does not answer the question, "
+            "say you will connect the customer with a human colleague."
+        )
+    )
+    llm_temperature = models.FloatField(
+        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    llm_max_tokens = models.PositiveIntegerField(default=400)
+    llm_timeout_seconds = models.PositiveIntegerField(
+        default=30, help_text="Whole reply must finish within this many seconds."
+    )
+    llm_first_token_timeout_seconds = models.PositiveIntegerField(default=10)
+    kb_match_threshold = models.FloatField(
+        default=85.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="KB score (0-100) at or above which the entry's answer is sent at once.",
+    )
+    kb_ground_threshold = models.FloatField(
+        default=45.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="Entries scoring at least this are given to the LLM as grounding context.",
+    )
+    idle_timeout_minutes = models.PositiveIntegerField(
+        default=30, help_text="Conversations idle this long are closed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origin_list(self) -> list[str]:
+        return [
+            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
+        ]
+
+    @property
+    def effective_llm_model(self) -> str:
+        return self.llm_model or settings.OPENAI_MODEL
+
+
+class Agent(models.Model):
+    """A staff member who answers conversations in the console."""
+
+    class Status(models.TextChoices):
+        ONLINE = "online", "Online"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
+    )
+    display_name = models.CharField(max_length=80)
+    avatar_color = models.CharField(max_length=7, default="#0ea5e9")
+    avatar_initials = models.CharField(max_length=3, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    max_concurrent_conversations = models.PositiveIntegerField(default=5)
+    languages = models.CharField(
+        max_length=120, default="en", help_text="Comma-separated language codes, e.g. en,zh-hans"
+    )
+    sites = models.ManyToManyField(
+        Site, blank=True, related_name="agents", help_text="Empty: every site."
+    )
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        indexes = [models.Index(fields=["status"], name="agent_status_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def initials(self) -> str:
+        if self.avatar_initials:
+            return self.avatar_initials
+        parts = self.display_name.split()
+        return "".join(part[0] for part in parts[:2]).upper() or "?"
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code.strip() for code in self.languages.split(",") if code.strip()]
