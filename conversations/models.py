@@ -71,6 +71,7 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    visitor_last_seen_id = models.BigIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -122,6 +123,9 @@ class Message(models.Model):
         max_length=64, blank=True, help_text="Sender's id; a resend with the same id is ignored."
     )
     reply_id = models.UUIDField(null=True, blank=True)
+    filter_action = models.CharField(
+        max_length=8, blank=True, help_text="What the sensitive-word filter did to this text."
+    )
     interrupted = models.BooleanField(
         default=False, help_text="A streamed reply cut short by a newer message."
     )

@@ -1,6 +1,260 @@
+"""The visitor's socket: thin; validation in frames.py, writes in services, reads in selectors."""
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conversations import pipeline, selectors, services
+from conversations.broadcast import conversation_group, site_agents_group
+from conversations.consumers.frames import (
+    FrameError,
+    field_int,
+    field_str,
+    frame_decode,
+    message_fields,
+)
+from conversations.events import (
+    ack_event,
+    conversation_payload,
+    error_event,
+    message_payload,
+    state_event,
+)
+from conversations.models import Visitor
+from conversations.sweeper import sweeper_ensure_started
+from helpdesk.models import Site
+
+logger = logging.getLogger(__name__)
+
+FORBIDDEN = 4403
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
 class VisitorConsumer(AsyncJsonWebsocketConsumer):
+    site: Site
+    visitor: Visitor | None
+    conversation_id: int | None
+
     async def connect(self) -> None:
-        await self.close(code=4403)
+        self.visitor = None
+        self.conversation_id = None
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        site_key = (query.get("site") or [""])[0]
+        page_origin = (query.get("origin") or [""])[0].rstrip("/").lower()
+        site = await database_sync_to_async(selectors.site_get_for_widget)(public_key=site_key)
+        if site is None or not self._origins_allowed(site, page_origin):
+            await self.close(code=FORBIDDEN)
+            return
+        self.site = site
+        await self.accept()
+        await sweeper_ensure_started()
+
+    def _origins_allowed(self, site: Site, page_origin: str) -> bool:
+        headers = dict(self.scope.get("headers", []))
+        socket_origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/").lower()
+        own_host = headers.get(b"host", b"").decode("latin-1").lower()
+        allowed = {origin.lower() for origin in site.origin_list}
+        own = bool(socket_origin) and urlsplit(socket_origin).netloc == own_host
+        socket_ok = own or socket_origin in allowed
+        page_ok = page_origin in allowed or (own and page_origin == socket_origin)
+        return socket_ok and page_ok
+
+    async def disconnect(self, code: int) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(
+                conversation_group(self.conversation_id), self.channel_name
+            )
+
+    # --- frames in -------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = frame_decode(text_data, bytes_data)
+            handler = self.HANDLERS.get(frame["type"])
+            if handler is None:
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+            if self.visitor is None and frame["type"] not in ("hello", "ping"):
+                raise FrameError("hello_required", "Send `hello` first.")
+            await handler(self, frame)
+        except FrameError as error:
+            await self.send_json(
+                error_event(code=error.code, detail=error.detail, client_id=error.client_id)
+            )
+        except Exception:
+            logger.exception("visitor frame failed")
+            await self.send_json(
+                error_event(code="server_error", detail="Something went wrong; try again.")
+            )
+
+    async def on_hello(self, frame: dict[str, Any]) -> None:
+        page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
+        headers = dict(self.scope.get("headers", []))
+        client = self.scope.get("client") or [None]
+        session = await database_sync_to_async(services.visitor_resume)(
+            site=self.site,
+            token=field_str(frame, "token", required=False, max_length=1000) or None,
+            page=page,
+            language=field_str(frame, "language", required=False, max_length=35),
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+            ip_address=client[0],
+        )
+        self.visitor = session.visitor
+        if session.token_rejected:
+            await self.send_json(
+                error_event(
+                    code="invalid_token",
+                    detail="The visitor token is not valid here; starting afresh.",
+                )
+            )
+        welcome, replay, conversation = await database_sync_to_async(self._welcome)(
+            session.token, field_int(frame, "last_seen_id", required=False)
+        )
+        if conversation is not None:
+            await self._follow(conversation.pk)
+        await self.send_json(welcome)
+        for message in replay:
+            await self.send_json({"type": "message", "message": message})
+        if conversation is not None:
+            await self.send_json(state_event(conversation))
+
+    def _welcome(self, token: str, last_seen_id: int):
+        assert self.visitor is not None
+        conversation = selectors.visitor_open_conversation(visitor=self.visitor)
+        replay = []
+        if conversation is not None:
+            replay = [
+                message_payload(m)
+                for m in selectors.conversation_messages_after(
+                    conversation_id=conversation.pk, after_id=last_seen_id
+                )
+            ]
+        greeting = (
+            self.site.greeting_zh
+            if self.visitor.language.lower().startswith("zh")
+            else self.site.greeting
+        )
+        welcome = {
+            "type": "welcome",
+            "token": token,
+            "visitor_id": str(self.visitor.anonymous_id),
+            "conversation": conversation_payload(conversation) if conversation else None,
+            "greeting": greeting or self.site.greeting,
+            "previous": selectors.visitor_previous_conversations(
+                visitor=self.visitor, exclude_id=conversation.pk if conversation else None
+            ),
+            "site": {
+                "name": self.site.name,
+                "color": self.site.widget_color,
+                "position": self.site.widget_position,
+            },
+        }
+        return welcome, replay, conversation
+
+    async def _follow(self, conversation_id: int) -> None:
+        if self.conversation_id == conversation_id:
+            return
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(
+                conversation_group(self.conversation_id), self.channel_name
+            )
+        self.conversation_id = conversation_id
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        client_id, text = message_fields(frame)
+        received = await database_sync_to_async(services.visitor_message_receive)(
+            visitor=self.visitor, client_id=client_id, text=text
+        )
+        await self._follow(received.message.conversation_id)
+        await self.send_json(ack_event(received.message))
+        if not received.duplicate:
+            await database_sync_to_async(pipeline.reply_pipeline_run)(
+                message_id=received.message.pk
+            )
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            return
+        event = {
+            "type": "typing",
+            "who": "visitor",
+            "active": bool(frame.get("active")),
+            "text": field_str(frame, "text", required=False, max_length=4000)[:500],
+        }
+        # Only agents watch the visitor type.
+        await self.channel_layer.group_send(
+            site_agents_group(self.site.pk),
+            {"type": "conversation.event", "conversation_id": self.conversation_id, "event": event},
+        )
+
+    async def on_seen(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is not None:
+            await database_sync_to_async(services.conversation_mark_seen)(
+                conversation_id=self.conversation_id,
+                visitor=self.visitor,
+                message_id=field_int(frame, "message_id"),
+            )
+
+    async def on_human_request(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            raise FrameError("not_found", "Send a message first; then a person can join.")
+        await database_sync_to_async(pipeline.human_request)(
+            conversation_id=self.conversation_id, language=self.visitor.language
+        )
+
+    async def on_identify(self, frame: dict[str, Any]) -> None:
+        attributes = {
+            key: frame.get(key) for key in ("user_id", "email", "name", "user_hash", "attributes")
+        }
+        await database_sync_to_async(services.visitor_identify)(
+            visitor=self.visitor, attributes=attributes
+        )
+
+    async def on_history(self, frame: dict[str, Any]) -> None:
+        conversation_id = field_int(frame, "conversation_id")
+        messages = await database_sync_to_async(self._history)(conversation_id)
+        if messages is None:
+            raise FrameError("not_found", "No such conversation.")
+        await self.send_json(
+            {"type": "history", "conversation_id": conversation_id, "messages": messages}
+        )
+
+    def _history(self, conversation_id: int):
+        conversation = selectors.visitor_conversation_get(
+            visitor=self.visitor, conversation_id=conversation_id
+        )
+        if conversation is None:
+            return None
+        return [
+            message_payload(m)
+            for m in selectors.conversation_messages_after(conversation_id=conversation.pk)
+        ]
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    HANDLERS = {
+        "hello": on_hello,
+        "message": on_message,
+        "typing": on_typing,
+        "seen": on_seen,
+        "human.request": on_human_request,
+        "identify": on_identify,
+        "history": on_history,
+        "ping": on_ping,
+    }
+
+    # --- group events out ----------------------------------------------------------------
+
+    async def conversation_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if event.get("type") == "typing" and event.get("who") == "visitor":
+            return  # the visitor's own typing preview is for agents only
+        await self.send_json(event)

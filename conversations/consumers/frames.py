@@ -1,0 +1,73 @@
+"""Validation of client frames: every refusal becomes an `error` event, never a crash."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+
+MAX_FRAME_BYTES = 64 * 1024
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str, client_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_id = client_id
+
+
+def frame_decode(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+    if text_data is None:
+        raise FrameError("invalid_frame", "Frames must be JSON text, not binary.")
+    if len(text_data) > MAX_FRAME_BYTES:
+        raise FrameError("too_long", f"Frames are limited to {MAX_FRAME_BYTES} characters.")
+    try:
+        frame = json.loads(text_data)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError("invalid_json", "The frame is not valid JSON.") from exc
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("invalid_frame", "A frame is a JSON object with a string `type`.")
+    return frame
+
+
+def field_str(
+    frame: dict[str, Any], name: str, *, required: bool = True, max_length: int = 2000
+) -> str:
+    value = frame.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise FrameError("invalid_field", f"`{name}` must be a string.")
+    if len(value) > max_length:
+        raise FrameError("too_long", f"`{name}` is longer than {max_length} characters.")
+    return value
+
+
+def field_int(frame: dict[str, Any], name: str, *, required: bool = True) -> int:
+    value = frame.get(name)
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**62:
+        raise FrameError("invalid_field", f"`{name}` must be a non-negative integer.")
+    return value
+
+
+def message_fields(frame: dict[str, Any]) -> tuple[str, str]:
+    client_id = frame.get("client_id")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
+        raise FrameError("invalid_field", "`client_id` must be a string of 1-64 characters.")
+    text = frame.get("text")
+    if not isinstance(text, str):
+        raise FrameError("invalid_field", "`text` must be a string.", client_id)
+    # Lone surrogates cannot be stored or shown; refuse them rather than mangle them.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FrameError("invalid_field", "`text` is not valid Unicode.", client_id) from exc
+    text = text.strip()
+    if not text:
+        raise FrameError("empty", "The message is empty.", client_id)
+    limit = settings.MAX_MESSAGE_LENGTH
+    if len(text) > limit:
+        raise FrameError("too_long", f"Messages are limited to {limit} characters.", client_id)
+    return client_id, text

@@ -1,0 +1,223 @@
+"""Every WebSocket event the server sends, as TypedDicts (documented in docs/protocol.md).
+
+The builders here are the only place event dicts are made, so the shapes in
+the protocol document, the tests and the wire cannot drift apart.
+"""
+
+from typing import Literal, NotRequired, TypedDict
+
+from conversations.models import Conversation, Message
+
+StateName = Literal["bot", "waiting", "human", "closed"]
+
+
+class MessagePayload(TypedDict):
+    id: int
+    conversation_id: int
+    author: Literal["visitor", "bot", "agent", "system"]
+    agent_name: str | None
+    text: str
+    source: Literal["visitor", "kb", "llm", "agent", "system", "filter"]
+    kb_entry_id: int | None
+    client_id: str
+    interrupted: bool
+    created_at: str
+
+
+class ConversationPayload(TypedDict):
+    id: int
+    state: StateName
+    created_at: str
+
+
+class ConversationSummary(TypedDict):
+    id: int
+    state: StateName
+    created_at: str
+    closed_at: str | None
+    preview: str
+
+
+class SitePayload(TypedDict):
+    name: str
+    color: str
+    position: Literal["right", "left"]
+
+
+class WelcomeEvent(TypedDict):
+    type: Literal["welcome"]
+    token: str
+    visitor_id: str
+    conversation: ConversationPayload | None
+    greeting: str
+    previous: list[ConversationSummary]
+    site: SitePayload
+
+
+class AckEvent(TypedDict):
+    type: Literal["ack"]
+    client_id: str
+    message_id: int
+    conversation_id: int
+    text: str
+    created_at: str
+
+
+class MessageEvent(TypedDict):
+    type: Literal["message"]
+    message: MessagePayload
+
+
+class ReplyStartEvent(TypedDict):
+    type: Literal["reply.start"]
+    reply_id: str
+    conversation_id: int
+
+
+class ReplyDeltaEvent(TypedDict):
+    type: Literal["reply.delta"]
+    reply_id: str
+    seq: int
+    text: str
+
+
+class ReplyEndEvent(TypedDict):
+    type: Literal["reply.end"]
+    reply_id: str
+    message: MessagePayload | None
+
+
+class TypingEvent(TypedDict):
+    type: Literal["typing"]
+    who: Literal["agent", "bot", "visitor"]
+    active: bool
+    name: NotRequired[str]
+    text: NotRequired[str]
+
+
+class AgentPayload(TypedDict):
+    name: str
+    initials: str
+    color: str
+
+
+class AgentJoinedEvent(TypedDict):
+    type: Literal["agent.joined"]
+    agent: AgentPayload
+    conversation_id: int
+
+
+class StateEvent(TypedDict):
+    type: Literal["state"]
+    conversation_id: int
+    state: StateName
+    reason: NotRequired[str]
+
+
+class HistoryEvent(TypedDict):
+    type: Literal["history"]
+    conversation_id: int
+    messages: list[MessagePayload]
+
+
+class ErrorEvent(TypedDict):
+    type: Literal["error"]
+    code: str
+    detail: str
+    client_id: NotRequired[str]
+
+
+class PongEvent(TypedDict):
+    type: Literal["pong"]
+
+
+SERVER_EVENTS: dict[str, type] = {
+    "welcome": WelcomeEvent,
+    "ack": AckEvent,
+    "message": MessageEvent,
+    "reply.start": ReplyStartEvent,
+    "reply.delta": ReplyDeltaEvent,
+    "reply.end": ReplyEndEvent,
+    "typing": TypingEvent,
+    "agent.joined": AgentJoinedEvent,
+    "state": StateEvent,
+    "history": HistoryEvent,
+    "error": ErrorEvent,
+    "pong": PongEvent,
+}
+
+
+def _iso(value) -> str:
+    return value.isoformat()
+
+
+def message_payload(message: Message) -> MessagePayload:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "author": message.author_kind,  # type: ignore[typeddict-item]
+        "agent_name": message.agent.display_name if message.agent_id and message.agent else None,
+        "text": message.text,
+        "source": message.source,  # type: ignore[typeddict-item]
+        "kb_entry_id": message.kb_entry_id,
+        "client_id": message.client_id,
+        "interrupted": message.interrupted,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def conversation_payload(conversation: Conversation) -> ConversationPayload:
+    return {
+        "id": conversation.pk,
+        "state": conversation.state,  # type: ignore[typeddict-item]
+        "created_at": _iso(conversation.created_at),
+    }
+
+
+def message_event(message: Message) -> MessageEvent:
+    return {"type": "message", "message": message_payload(message)}
+
+
+def ack_event(message: Message) -> AckEvent:
+    return {
+        "type": "ack",
+        "client_id": message.client_id,
+        "message_id": message.pk,
+        "conversation_id": message.conversation_id,
+        "text": message.text,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def state_event(conversation: Conversation) -> StateEvent:
+    event: StateEvent = {
+        "type": "state",
+        "conversation_id": conversation.pk,
+        "state": conversation.state,  # type: ignore[typeddict-item]
+    }
+    if conversation.escalation_reason and conversation.state == Conversation.State.WAITING:
+        event["reason"] = conversation.escalation_reason
+    return event
+
+
+def reply_start_event(*, reply_id: str, conversation_id: int) -> ReplyStartEvent:
+    return {"type": "reply.start", "reply_id": reply_id, "conversation_id": conversation_id}
+
+
+def reply_delta_event(*, reply_id: str, seq: int, text: str) -> ReplyDeltaEvent:
+    return {"type": "reply.delta", "reply_id": reply_id, "seq": seq, "text": text}
+
+
+def reply_end_event(*, reply_id: str, message: Message | None) -> ReplyEndEvent:
+    return {
+        "type": "reply.end",
+        "reply_id": reply_id,
+        "message": message_payload(message) if message else None,
+    }
+
+
+def error_event(*, code: str, detail: str, client_id: str | None = None) -> ErrorEvent:
+    event: ErrorEvent = {"type": "error", "code": code, "detail": detail}
+    if client_id:
+        event["client_id"] = client_id
+    return event

@@ -1,0 +1,134 @@
+"""The reply pipeline: what happens after a visitor's message is saved and acked.
+
+One entry point, `reply_pipeline_run`, tries the tiers in order and logs each
+decision with its score:
+1. the sensitive-word filter's verdict (taken when the message was saved);
+2. a human owns the conversation, or is awaited: the bot stays silent;
+3. the knowledge base: a confident match is answered at once;
+4. the LLM: a reply is reserved and streamed after commit (Celery or inline).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from django.db import transaction
+
+from conversations import services
+from conversations.bot_messages import bot_text
+from conversations.dispatch import llm_reply_dispatch
+from conversations.models import Conversation, Message
+from kb.matching import kb_match
+
+logger = logging.getLogger(__name__)
+
+Tier = Literal["filter", "human", "kb", "llm", "none"]
+
+
+@dataclass(frozen=True)
+class PipelineOutcome:
+    tier: Tier
+    decision: str
+    score: float | None = None
+    reply_id: str | None = None
+    message_id: int | None = None
+
+
+def _log(outcome: PipelineOutcome, message: Message) -> PipelineOutcome:
+    logger.info(
+        "tier=%s decision=%s score=%s conversation=%s message=%s reply=%s",
+        outcome.tier,
+        outcome.decision,
+        None if outcome.score is None else round(outcome.score, 1),
+        message.conversation_id,
+        message.pk,
+        outcome.reply_id or "",
+    )
+    return outcome
+
+
+def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
+    started = time.monotonic()
+    message = Message.objects.select_related("conversation__site", "conversation__visitor").get(
+        pk=message_id
+    )
+    conversation = message.conversation
+    site = conversation.site
+    language = conversation.visitor.language
+
+    # 1. The filter's verdict.
+    if message.filter_action == "block":
+        services.bot_message_create(
+            conversation=conversation, text=bot_text("blocked", language=language), source="filter"
+        )
+        return _log(PipelineOutcome(tier="filter", decision="block"), message)
+    if message.filter_action == "escalate":
+        services.conversation_escalate(
+            conversation_id=conversation.pk,
+            reason="sensitive word",
+            notice=bot_text("escalated", language=language),
+        )
+        return _log(PipelineOutcome(tier="filter", decision="escalate"), message)
+
+    # 2. A human owns it (or is awaited): agents see the message; the bot is silent.
+    conversation.refresh_from_db(fields=["state"])
+    if conversation.state != Conversation.State.BOT:
+        return _log(PipelineOutcome(tier="human", decision=conversation.state), message)
+    if not site.bot_enabled:
+        services.conversation_escalate(
+            conversation_id=conversation.pk,
+            reason="bot disabled",
+            notice=bot_text("human_requested", language=language),
+        )
+        return _log(PipelineOutcome(tier="human", decision="bot disabled"), message)
+
+    # 3. The knowledge base.
+    match = kb_match(site=site, text=message.text)
+    if match.decision == "answer" and match.best is not None:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            if conversation.state != Conversation.State.BOT:
+                return _log(PipelineOutcome(tier="human", decision=conversation.state), message)
+            answer = services.bot_message_create(
+                conversation=conversation,
+                text=match.best.answer,
+                source=Message.Source.KB,
+                kb_entry_id=match.best.entry_id,
+                kb_score=match.best.strict,
+                latency_ms=int((time.monotonic() - started) * 1000),
+            )
+        return _log(
+            PipelineOutcome(tier="kb", decision="answer", score=match.score, message_id=answer.pk),
+            message,
+        )
+    logger.info(
+        "tier=kb decision=%s score=%.1f conversation=%s candidates=%s",
+        match.decision,
+        match.score,
+        conversation.pk,
+        [(c.entry_id, round(c.strict), round(c.loose)) for c in match.candidates],
+    )
+
+    # 4. The LLM, after commit.
+    with transaction.atomic():
+        reply_id = services.reply_pending_begin(conversation_id=conversation.pk)
+        if reply_id is None:
+            return _log(PipelineOutcome(tier="human", decision="owner changed"), message)
+        conversation_id = conversation.pk
+        transaction.on_commit(
+            lambda: llm_reply_dispatch(conversation_id=conversation_id, reply_id=reply_id)
+        )
+    return _log(
+        PipelineOutcome(tier="llm", decision="stream", score=match.score, reply_id=reply_id),
+        message,
+    )
+
+
+def human_request(*, conversation_id: int, language: str) -> Conversation | None:
+    """The visitor pressed "Talk to a person"."""
+    return services.conversation_escalate(
+        conversation_id=conversation_id,
+        reason="visitor asked for a person",
+        notice=bot_text("human_requested", language=language),
+    )

@@ -1,0 +1,313 @@
+"""Streaming one LLM reply: the single coroutine both dispatchers run.
+
+In the embedded mode it runs as an asyncio task in the web process; with
+Redis it runs in a Celery worker. Either way each delta is published to the
+conversation's group, a cancel on the conversation's control group stops it
+at once, and ownership is checked again before anything is saved.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from conversations import services
+from conversations.bot_messages import bot_text
+from conversations.broadcast import CANCEL_HANDLER, conversation_event_publish, reply_control_group
+from conversations.events import reply_delta_event, reply_end_event, reply_start_event
+from conversations.llm import GroundingEntry, llm_client, llm_configured, prompt_messages
+from conversations.models import Conversation, Message
+from conversations.selectors import conversation_recent_turns
+from kb.filtering import Screener
+from kb.matching import kb_match
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplyContext:
+    conversation_id: int
+    site_id: int
+    reply_id: str
+    language: str
+    model: str
+    temperature: float
+    max_tokens: int
+    timeout: float
+    first_token_timeout: float
+    messages: list[dict[str, str]]
+    screener: Screener
+
+
+@dataclass
+class StreamState:
+    raw: str = ""
+    emitted: int = 0
+    seq: int = 0
+    first_token_at: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    shown: list[str] = field(default_factory=list)
+
+    @property
+    def shown_text(self) -> str:
+        return "".join(self.shown)
+
+
+class OutputBlocked(Exception):
+    """The LLM wrote something the sensitive-word filter refuses to show."""
+
+
+def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext | None:
+    conversation = (
+        Conversation.objects.select_related("site", "visitor").filter(pk=conversation_id).first()
+    )
+    if conversation is None or not _is_pending(conversation, reply_id):
+        return None
+    site = conversation.site
+    turns = conversation_recent_turns(conversation_id=conversation_id)
+    question = next((t.content for t in reversed(turns) if t.role == "user"), "")
+    match = kb_match(site=site, text=question)
+    grounding = [
+        GroundingEntry(c.entry_id, c.question, c.answer)
+        for c in match.candidates
+        if c.loose >= site.kb_ground_threshold
+    ]
+    return ReplyContext(
+        conversation_id=conversation_id,
+        site_id=site.pk,
+        reply_id=reply_id,
+        language=conversation.visitor.language,
+        model=site.effective_llm_model,
+        temperature=site.llm_temperature,
+        max_tokens=site.llm_max_tokens,
+        timeout=float(site.llm_timeout_seconds),
+        first_token_timeout=float(site.llm_first_token_timeout_seconds),
+        messages=prompt_messages(
+            system_prompt=site.system_prompt, grounding=grounding, turns=turns
+        ),
+        screener=Screener.for_site(site_id=site.pk),
+    )
+
+
+def _is_pending(conversation: Conversation, reply_id: str) -> bool:
+    return (
+        conversation.state == Conversation.State.BOT
+        and str(conversation.pending_reply_id) == reply_id
+    )
+
+
+def reply_is_pending(*, conversation_id: int, reply_id: str) -> bool:
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    return conversation is not None and _is_pending(conversation, reply_id)
+
+
+async def llm_reply_stream(*, conversation_id: int, reply_id: str) -> str:
+    """Stream, save and broadcast one reply. Returns the outcome, for logs and tests."""
+    context = await database_sync_to_async(reply_context_load)(
+        conversation_id=conversation_id, reply_id=reply_id
+    )
+    if context is None:
+        logger.info("reply %s for conversation %s is stale; not started", reply_id, conversation_id)
+        return "stale"
+    layer = get_channel_layer()
+    control = await layer.new_channel()
+    group = reply_control_group(conversation_id)
+    await layer.group_add(group, control)
+    # A cancel sent before the subscription above would be missed: look again.
+    if not await database_sync_to_async(reply_is_pending)(
+        conversation_id=conversation_id, reply_id=reply_id
+    ):
+        await layer.group_discard(group, control)
+        return "stale"
+    try:
+        return await _stream_with_cancel(context, layer, control)
+    finally:
+        await layer.group_discard(group, control)
+
+
+async def _publish(context: ReplyContext, event: dict) -> None:
+    await conversation_event_publish(
+        conversation_id=context.conversation_id, site_id=context.site_id, event=event
+    )
+
+
+async def _wait_for_cancel(layer, control: str, reply_id: str) -> str:
+    while True:
+        message = await layer.receive(control)
+        if message.get("type") == CANCEL_HANDLER and message.get("reply_id") == reply_id:
+            return str(message.get("reason") or "cancelled")
+
+
+async def _stream_with_cancel(context: ReplyContext, layer, control: str) -> str:
+    started = time.monotonic()
+    state = StreamState()
+    await _publish(
+        context,
+        reply_start_event(reply_id=context.reply_id, conversation_id=context.conversation_id),
+    )
+    stream_task = asyncio.create_task(_stream(context, state))
+    cancel_task = asyncio.create_task(_wait_for_cancel(layer, control, context.reply_id))
+    done, _ = await asyncio.wait({stream_task, cancel_task}, return_when=asyncio.FIRST_COMPLETED)
+    if cancel_task in done:
+        stream_task.cancel()
+        await asyncio.gather(stream_task, return_exceptions=True)
+        return await _cancelled(context, state, reason=cancel_task.result())
+    cancel_task.cancel()
+    await asyncio.gather(cancel_task, return_exceptions=True)
+    error = stream_task.exception()
+    if error is not None:
+        return await _failed(context, state, error)
+    return await _finished(context, state, started)
+
+
+async def _stream(context: ReplyContext, state: StreamState) -> None:
+    if not llm_configured():
+        raise LLMNotConfigured
+    started = time.monotonic()
+    client = llm_client(timeout=context.timeout)
+    try:
+        stream = await asyncio.wait_for(
+            client.chat.completions.create(
+                model=context.model,
+                messages=context.messages,  # type: ignore[arg-type]
+                temperature=context.temperature,
+                max_tokens=context.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            ),
+            timeout=context.first_token_timeout,
+        )
+        chunks = aiter(stream)
+        holdback = context.screener.holdback
+        while True:
+            if state.first_token_at is None:
+                budget = context.first_token_timeout - (time.monotonic() - started)
+            else:
+                budget = context.timeout - (time.monotonic() - started)
+            if budget <= 0:
+                raise TimeoutError("LLM reply exceeded its time limit")
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), timeout=budget)
+            except StopAsyncIteration:
+                break
+            if chunk.usage is not None:
+                state.prompt_tokens = chunk.usage.prompt_tokens
+                state.completion_tokens = chunk.usage.completion_tokens
+            piece = chunk.choices[0].delta.content if chunk.choices else None
+            if not piece:
+                continue
+            if state.first_token_at is None:
+                state.first_token_at = time.monotonic()
+            state.raw += piece
+            await _emit(context, state, upto=len(state.raw) - holdback)
+        if not state.raw.strip():
+            raise EmptyReply
+        await _emit(context, state, upto=len(state.raw))
+    finally:
+        await client.close()
+
+
+async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None:
+    """Send the screened text up to `upto`, holding back what might still be a word's start."""
+    screened = context.screener.screen(state.raw)
+    if screened.action in ("block", "escalate"):
+        raise OutputBlocked(", ".join(screened.matches))
+    if upto <= state.emitted:
+        return
+    piece = screened.text[state.emitted : upto]
+    state.emitted = upto
+    state.shown.append(piece)
+    await _publish(context, reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece))
+    state.seq += 1
+
+
+class LLMNotConfigured(Exception):
+    """No OPENAI_API_KEY / OPENAI_BASE_URL: the LLM tier hands over to humans."""
+
+
+class EmptyReply(Exception):
+    """The model finished without saying anything."""
+
+
+async def _finished(context: ReplyContext, state: StreamState, started: float) -> str:
+    message: Message | None = await database_sync_to_async(services.llm_reply_save)(
+        conversation_id=context.conversation_id,
+        reply_id=context.reply_id,
+        text=state.shown_text,
+        prompt_tokens=state.prompt_tokens,
+        completion_tokens=state.completion_tokens,
+        latency_ms=int((time.monotonic() - started) * 1000),
+    )
+    ttft = int((state.first_token_at - started) * 1000) if state.first_token_at else None
+    if message is None:
+        # Ownership moved while we streamed (a takeover): close the bubble, save nothing.
+        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
+        logger.info(
+            "reply %s discarded: conversation %s changed owner",
+            context.reply_id,
+            context.conversation_id,
+        )
+        return "discarded"
+    logger.info(
+        "tier=llm decision=answered conversation=%s reply=%s chars=%s deltas=%s "
+        "ttft_ms=%s latency_ms=%s",
+        context.conversation_id,
+        context.reply_id,
+        len(message.text),
+        state.seq,
+        ttft,
+        message.latency_ms,
+    )
+    return "saved"
+
+
+async def _cancelled(context: ReplyContext, state: StreamState, *, reason: str) -> str:
+    message = None
+    if reason == "superseded" and state.shown_text.strip():
+        message = await database_sync_to_async(services.llm_reply_save)(
+            conversation_id=context.conversation_id,
+            reply_id=context.reply_id,
+            text=state.shown_text,
+            interrupted=True,
+        )
+    if message is None:
+        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
+    logger.info(
+        "tier=llm decision=cancelled reason=%s conversation=%s reply=%s saved=%s",
+        reason,
+        context.conversation_id,
+        context.reply_id,
+        message is not None,
+    )
+    return f"cancelled:{reason}"
+
+
+async def _failed(context: ReplyContext, state: StreamState, error: BaseException) -> str:
+    reason = {
+        LLMNotConfigured: "no LLM configured",
+        OutputBlocked: "LLM output blocked by the filter",
+        EmptyReply: "LLM returned nothing",
+    }.get(type(error), f"LLM error: {type(error).__name__}")
+    key = "no_llm" if isinstance(error, LLMNotConfigured) else "fallback"
+    message = await database_sync_to_async(services.llm_reply_fail)(
+        conversation_id=context.conversation_id,
+        reply_id=context.reply_id,
+        reason=reason,
+        fallback_text=bot_text(key, language=context.language),
+    )
+    if message is None:
+        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
+    log = logger.info if isinstance(error, LLMNotConfigured) else logger.warning
+    log(
+        "tier=llm decision=fallback reason=%r error=%r conversation=%s reply=%s shown_chars=%s",
+        reason,
+        error,
+        context.conversation_id,
+        context.reply_id,
+        state.emitted,
+    )
+    return "fallback"

@@ -1,0 +1,108 @@
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from conversations.fake_llm import FakeLLMServer
+from helpdesk.asgi import application
+from tests.protocol import assert_event
+
+ORIGIN = "http://shop.test"
+_client_ids = itertools.count(1)
+
+
+@pytest.fixture
+def fake_llm(settings):
+    with FakeLLMServer() as server:
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.OPENAI_API_KEY = "test-key"
+        yield server
+
+
+@pytest.fixture
+def no_llm(settings):
+    settings.OPENAI_BASE_URL = None
+    settings.OPENAI_API_KEY = ""
+
+
+class VisitorClient:
+    """A real WebSocket client of the visitor consumer that validates every event it receives."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.received: list[dict] = []
+
+    async def send(self, frame: dict) -> None:
+        await self.communicator.send_json_to(frame)
+
+    async def receive(self, timeout: float = 5) -> dict:
+        event = assert_event(await self.communicator.receive_json_from(timeout=timeout))
+        self.received.append(event)
+        return event
+
+    async def receive_until(self, predicate, timeout: float = 10) -> list[dict]:
+        """Every event up to and including the first that satisfies predicate."""
+        events: list[dict] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = await self.receive(timeout=max(0.1, deadline - loop.time()))
+            events.append(event)
+            if predicate(event):
+                return events
+
+    async def hello(self, **fields) -> dict:
+        await self.send({"type": "hello", **fields})
+        return await self.receive()
+
+    async def say(self, text: str, client_id: str | None = None) -> dict:
+        client_id = client_id or f"c-{next(_client_ids)}"
+        await self.send({"type": "message", "client_id": client_id, "text": text})
+        return (await self.receive_until(lambda e: e["type"] in ("ack", "error")))[-1]
+
+    async def drain(self, seconds: float = 0.5) -> list[dict]:
+        """Everything that arrives within `seconds`."""
+        events = []
+        while not await self.communicator.receive_nothing(timeout=seconds):
+            events.append(await self.receive())
+        return events
+
+    async def no_reply_follows(self, seconds: float = 0.5) -> bool:
+        """Nothing from the bot or an agent arrives (echoes of the visitor's own messages may)."""
+        return all(
+            event["type"] == "message" and event["message"]["author"] == "visitor"
+            for event in await self.drain(seconds)
+        )
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+async def open_visitor(
+    site, *, origin: str = ORIGIN, page_origin: str | None = None, host: str = "helpdesk.test"
+) -> tuple[VisitorClient, bool, int | None]:
+    page_origin = ORIGIN if page_origin is None else page_origin
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/visitor/?site={site.public_key}&origin={page_origin}",
+        headers=[(b"origin", origin.encode()), (b"host", host.encode())],
+    )
+    connected, code = await communicator.connect(timeout=5)
+    return VisitorClient(communicator), connected, code
+
+
+@pytest.fixture
+async def visitor_factory(transactional_db) -> AsyncIterator:
+    clients: list[VisitorClient] = []
+
+    async def factory(site, **kwargs) -> VisitorClient:
+        client, connected, code = await open_visitor(site, **kwargs)
+        assert connected, f"refused with {code}"
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()

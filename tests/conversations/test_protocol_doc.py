@@ -1,0 +1,43 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from conversations.events import SERVER_EVENTS
+from tests.protocol import ProtocolViolation, assert_event
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+CLIENT_FRAMES = [
+    "hello",
+    "message",
+    "typing",
+    "seen",
+    "human.request",
+    "identify",
+    "history",
+    "ping",
+]
+
+
+@pytest.mark.parametrize("event_type", sorted(SERVER_EVENTS))
+def test_every_server_event_is_documented(event_type):
+    assert re.search(rf"\| `{re.escape(event_type)}` \|", DOC), (
+        f"{event_type} missing from docs/protocol.md"
+    )
+
+
+@pytest.mark.parametrize("frame_type", CLIENT_FRAMES)
+def test_every_client_frame_is_documented(frame_type):
+    assert f"| `{frame_type}` |" in DOC
+
+
+def test_validator_rejects_wrong_shapes():
+    assert_event({"type": "pong"})
+    with pytest.raises(ProtocolViolation):
+        assert_event({"type": "reply.delta", "reply_id": "r", "seq": "0", "text": "x"})
+    with pytest.raises(ProtocolViolation):
+        assert_event({"type": "reply.delta", "reply_id": "r", "seq": 0, "text": "x", "extra": 1})
+    with pytest.raises(ProtocolViolation):
+        assert_event({"type": "state", "conversation_id": 1, "state": "sleeping"})
+    with pytest.raises(ProtocolViolation):
+        assert_event({"type": "nonsense"})
