@@ -1,0 +1,191 @@
+"""LLM replies streamed by a real Celery worker through the real Redis channel layer.
+
+The visitor sockets are real Channels consumers in this process; the worker
+is a separate `celery worker --pool threads` process; both talk through Redis
+and PostgreSQL, and the LLM is the project's fake OpenAI-compatible server.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connection
+
+from conversations.fake_llm import FakeLLMServer
+from conversations.models import Message
+from tests.conversations.conftest import open_visitor
+from tests.factories import ConversationFactory, EntryFactory, MessageFactory, SiteFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLY = "We do offer gift wrapping with a handwritten card for three dollars per parcel."
+
+
+def database_url_for_test_db() -> str:
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    return f"{base}/{connection.settings_dict['NAME']}"
+
+
+@pytest.fixture
+def llm_server():
+    with FakeLLMServer() as server:
+        server.configure(reply=REPLY, ttft=0.05, tokens_per_second=50)
+        yield server
+
+
+@pytest.fixture
+def celery_worker(transactional_db, llm_server, settings, tmp_path):
+    settings.HELPDESK_LLM_RUNNER = "celery"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
+        "DATABASE_URL": database_url_for_test_db(),
+        "HELPDESK_LLM_RUNNER": "celery",
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_API_KEY": "test-key",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "helpdesk",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "200",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"stream-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("worker did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    _wait_for_worker_sessions_to_end()
+
+
+def _wait_for_worker_sessions_to_end() -> None:
+    """PostgreSQL ends a dead client's session asynchronously; the test DB is dropped next."""
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def site(transactional_db):
+    site = SiteFactory(allowed_origins="http://shop.test")
+    EntryFactory(
+        site=site, question="Do you offer gift wrapping?", answer="Yes, for $3 per parcel."
+    )
+    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
+    return site
+
+
+async def test_worker_streams_deltas_in_order_and_the_prompt_has_grounding_and_last_five_turns(
+    site, celery_worker, llm_server
+):
+    conversation = await database_sync_to_async(ConversationFactory)(visitor__site=site)
+    history = [
+        "hi there",
+        "Hello! How can I help?",
+        "I have a question",
+        "Sure, go ahead.",
+        "about presents",
+        "What would you like to know?",
+    ]
+    for index, text in enumerate(history):
+        await database_sync_to_async(MessageFactory)(
+            conversation=conversation,
+            text=text,
+            author_kind="visitor" if index % 2 == 0 else "bot",
+            source="visitor" if index % 2 == 0 else "llm",
+        )
+    from conversations.visitor_tokens import visitor_token_issue
+
+    token = visitor_token_issue(anonymous_id=conversation.visitor.anonymous_id, site_id=site.pk)
+    visitor, connected, _ = await open_visitor(site)
+    assert connected
+    await visitor.hello(token=token, last_seen_id=10**9)
+    question = "could you wrap a gift for my mother, with a note?"
+    ack = await visitor.say(question)
+    assert ack["conversation_id"] == conversation.pk
+    events = await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
+    await visitor.close()
+
+    stream = [e for e in events if e["type"].startswith("reply.")]
+    assert stream[0]["type"] == "reply.start"
+    deltas = [e for e in stream if e["type"] == "reply.delta"]
+    assert len(deltas) >= 5
+    assert [d["seq"] for d in deltas] == list(range(len(deltas)))
+    saved = await database_sync_to_async(Message.objects.get)(pk=stream[-1]["message"]["id"])
+    assert saved.text == "".join(d["text"] for d in deltas) == REPLY
+    assert saved.source == "llm" and saved.completion_tokens == len(deltas)
+
+    (request,) = llm_server.requests
+    messages = request["body"]["messages"]
+    assert messages[0] == {"role": "system", "content": site.system_prompt}
+    assert messages[1]["role"] == "system"
+    assert "Do you offer gift wrapping?" in messages[1]["content"]
+    assert "Yes, for $3 per parcel." in messages[1]["content"]
+    assert question not in messages[0]["content"] + messages[1]["content"]
+    turns = messages[2:]
+    assert [t["content"] for t in turns] == [*history[-4:], question]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant", "user"]
+
+
+async def test_one_hundred_concurrent_streams_lose_nothing(site, celery_worker, llm_server):
+    llm_server.configure(tokens_per_second=20)
+    visitors = []
+    for _ in range(100):
+        visitor, connected, _ = await open_visitor(site)
+        assert connected
+        visitors.append(visitor)
+    await asyncio.gather(*(v.hello() for v in visitors))
+
+    async def ask(visitor, index: int):
+        await visitor.say(f"question number {index}: can you engrave a bracelet?")
+        return await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=90)
+
+    results = await asyncio.gather(*(ask(v, i) for i, v in enumerate(visitors)))
+    for visitor in visitors:
+        await visitor.close()
+    expected_pieces = len(REPLY.split(" "))
+    for events in results:
+        deltas = [e for e in events if e["type"] == "reply.delta"]
+        assert [d["seq"] for d in deltas] == list(range(expected_pieces))
+        assert "".join(d["text"] for d in deltas) == REPLY
+        assert events[-1]["message"]["text"] == REPLY
+    assert len(llm_server.requests) == 100
+    saved = await database_sync_to_async(Message.objects.filter(source="llm", text=REPLY).count)()
+    assert saved == 100
