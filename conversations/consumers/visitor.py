@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from conversations import pipeline, selectors, services
 from conversations.broadcast import conversation_group, site_agents_group
@@ -132,7 +133,9 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             replay = [
                 message_payload(m)
                 for m in selectors.conversation_messages_after(
-                    conversation_id=conversation.pk, after_id=last_seen_id
+                    conversation_id=conversation.pk,
+                    after_id=last_seen_id,
+                    limit=settings.REPLAY_LIMIT,
                 )
             ]
         greeting = (

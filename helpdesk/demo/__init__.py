@@ -37,13 +37,23 @@ def demo_origins(*, ports: tuple[int, ...] = (8000, 8001)) -> str:
 
 
 @transaction.atomic
-def demo_data_ensure(*, admin_password: str | None = None) -> DemoData:
-    """Create the demo site, KB, sensitive words and admin agent; safe to run again."""
+def demo_data_ensure(
+    *, admin_password: str | None = None, extra_origins: list[str] | None = None
+) -> DemoData:
+    """Create the demo site, KB, sensitive words and admin agent; safe to run again.
+
+    `extra_origins` are added to the demo site's allowed origins (the ports
+    `serve` was asked to use), never removed.
+    """
     password = admin_password or getattr(settings, "DEMO_ADMIN_PASSWORD", "helpdesk-demo")
     site, _ = Site.objects.get_or_create(
         public_key=DEMO_SITE_KEY,
         defaults={"name": "Demo Shop", "allowed_origins": demo_origins()},
     )
+    missing = [origin for origin in extra_origins or [] if origin not in site.origin_list]
+    if missing:
+        site.allowed_origins = "\n".join([*site.origin_list, *missing])
+        site.save(update_fields=["allowed_origins", "updated_at"])
     user_model = get_user_model()
     admin, created = user_model.objects.get_or_create(
         username=DEMO_ADMIN_USERNAME,

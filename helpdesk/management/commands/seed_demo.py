@@ -8,9 +8,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--password", help="Password for a newly created admin user.")
+        parser.add_argument(
+            "--origin",
+            action="append",
+            default=[],
+            help="Also allow this origin to embed the demo.",
+        )
 
-    def handle(self, *args, password: str | None = None, **options) -> None:
-        demo = demo_data_ensure(admin_password=password)
+    def handle(self, *args, password: str | None = None, origin: list[str], **options) -> None:
+        demo = demo_data_ensure(admin_password=password, extra_origins=origin)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo site '{demo.site.name}' (widget key: {demo.site.public_key}); "

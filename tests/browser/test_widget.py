@@ -1,0 +1,95 @@
+"""The widget in Chromium: embedded cross-origin, a KB answer, a streamed reply, a reload."""
+
+import os
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+KB_QUESTION = "How long does shipping take?"
+KB_ANSWER_START = "Orders ship within 1 business day."
+
+# Records every text the streaming bubble shows, so the test sees the reply grow.
+OBSERVE_STREAM = """
+() => {
+  window.__streamStates = [];
+  const record = () => {
+    const bubble = document.querySelector('[data-testid="streaming"] .hd-text');
+    if (bubble) {
+      const text = bubble.textContent;
+      const states = window.__streamStates;
+      if (states[states.length - 1] !== text) states.push(text);
+    }
+  };
+  new MutationObserver(record).observe(
+    document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def open_widget(page, product):
+    page.goto(product.demo + "/")
+    page.locator("#helpdesk-launcher").click()
+    frame = page.frame_locator("#helpdesk-frame")
+    frame.locator('[data-testid="composer"]').wait_for(state="visible", timeout=15000)
+    return frame
+
+
+def send(frame, text: str) -> None:
+    frame.locator('[data-testid="composer"]').fill(text)
+    frame.locator('[data-testid="send"]').click()
+
+
+def widget_frame(page):
+    return next(f for f in page.frames if "/widget/" in f.url)
+
+
+def test_cross_origin_widget_answers_from_kb_streams_llm_and_keeps_history(page, product):
+    assert product.demo.split(":")[-1] != product.base.split(":")[-1]
+    frame = open_widget(page, product)
+
+    send(frame, KB_QUESTION)
+    kb_bubble = frame.locator('.hd-msg[data-author="bot"][data-source="kb"] .hd-text')
+    kb_bubble.first.wait_for(timeout=15000)
+    assert kb_bubble.first.inner_text().startswith(KB_ANSWER_START)
+
+    widget_frame(page).evaluate(OBSERVE_STREAM)
+    send(frame, "Do you have vegan leather boots in size 44?")
+    streaming = frame.locator('[data-testid="streaming"]')
+    streaming.wait_for(timeout=15000)
+    if os.environ.get("HELPDESK_SCREENSHOTS"):
+        frame.locator('[data-testid="streaming"] .hd-text').filter(has_text=" ").wait_for(
+            timeout=15000
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget-streaming.png"))
+    final = frame.locator(
+        '.hd-msg[data-author="bot"][data-source="llm"]:not([data-testid="streaming"]) .hd-text'
+    )
+    final.first.wait_for(timeout=30000)
+    final_text = final.first.inner_text()
+    assert final_text.startswith("This is a streamed answer from the test LLM server.")
+
+    states = widget_frame(page).evaluate("window.__streamStates")
+    intermediate = [s for s in states if s and s != final_text]
+    assert len(intermediate) >= 3, states
+    # The reply grew: each state is a prefix of the next and of the final text.
+    for earlier, later in zip(intermediate, [*intermediate[1:], final_text], strict=True):
+        assert later.startswith(earlier)
+
+    page.reload()
+    frame = open_widget(page, product)
+    texts = frame.locator(".hd-msg .hd-text")
+    frame.locator(".hd-msg", has_text=final_text).first.wait_for(timeout=15000)
+    all_text = "\n".join(texts.all_inner_texts())
+    assert KB_QUESTION in all_text and KB_ANSWER_START in all_text and final_text in all_text
+    assert page.js_errors == []
+
+
+def test_widget_page_refuses_to_be_framed_by_an_origin_the_site_does_not_allow(page, product):
+    csp = page.request.get(product.base + "/widget/?site=demo").headers["content-security-policy"]
+    assert (
+        "frame-ancestors 'self' " in csp and product.demo in csp and "http://evil.test" not in csp
+    )
