@@ -59,7 +59,9 @@
   // Every selector starts with a #helpdesk- id: id specificity beats the host
   // page's type/class rules, and nothing here can match the host's elements.
   // `all: initial` first so inherited host styles (fonts, line-height, box
-  // sizing, text-transform...) cannot leak into the widget.
+  // sizing, text-transform...) cannot leak into the widget. Every declaration
+  // is made !important when injected (see importantly()), so even a host's
+  // `button { padding: 0 !important }` loses to our id selectors.
   const CSS = `
 #helpdesk-root, #helpdesk-launcher, #helpdesk-unread, #helpdesk-panel, #helpdesk-frame {
   all: initial;
@@ -71,7 +73,7 @@
 #helpdesk-launcher {
   position: fixed; bottom: 20px; right: 20px; width: 60px; height: 60px;
   display: flex; align-items: center; justify-content: center;
-  border-radius: 50%; cursor: pointer; color: #fff; background: #2563eb;
+  border-radius: 50%; cursor: pointer; color: #fff; background: var(--helpdesk-color, #2563eb);
   box-shadow: 0 4px 14px rgba(0, 0, 0, .25);
   transition: transform .15s ease, box-shadow .15s ease, opacity .2s ease;
   -webkit-tap-highlight-color: transparent;
@@ -80,7 +82,8 @@
 #helpdesk-root[data-ready="false"] #helpdesk-launcher { opacity: 0; pointer-events: none; }
 #helpdesk-launcher:hover { transform: scale(1.06); box-shadow: 0 6px 18px rgba(0, 0, 0, .3); }
 #helpdesk-launcher:focus-visible { outline: 3px solid #fff; box-shadow: 0 0 0 6px rgba(0, 0, 0, .45); }
-#helpdesk-launcher svg { width: 28px; height: 28px; fill: currentColor; display: block; }
+#helpdesk-launcher svg { width: 28px; height: 28px; fill: currentColor; display: block; margin: 0; padding: 0; }
+#helpdesk-launcher path { fill: currentColor; }
 #helpdesk-launcher .helpdesk-icon-close { display: none; }
 #helpdesk-root[data-open="true"] #helpdesk-launcher .helpdesk-icon-chat { display: none; }
 #helpdesk-root[data-open="true"] #helpdesk-launcher .helpdesk-icon-close { display: block; }
@@ -104,19 +107,25 @@
   visibility: visible; opacity: 1; transform: none;
   transition: opacity .2s ease, transform .2s ease, visibility 0s;
 }
-#helpdesk-frame { display: block; width: 100%; height: 100%; border: 0; background: #fff; }
+/* visibility must follow the panel: all: initial would pin it to visible. */
+#helpdesk-frame { display: block; width: 100%; height: 100%; border: 0; background: #fff; visibility: inherit; }
 @media (max-width: 479px) {
   #helpdesk-panel, #helpdesk-root[data-position="left"] #helpdesk-panel {
     top: 0; right: 0; bottom: 0; left: 0; width: 100%; height: 100%;
     max-width: none; max-height: none; border-radius: 0;
   }
-  /* The iframe has its own close button; the launcher would cover the composer. */
+  /* The iframe has its own close button, and the launcher would cover the composer. */
   #helpdesk-root[data-open="true"] #helpdesk-launcher { display: none; }
 }
 @media (prefers-reduced-motion: reduce) {
   #helpdesk-launcher, #helpdesk-panel, #helpdesk-root[data-open="true"] #helpdesk-panel { transition: none; }
 }
 `;
+
+  /** Comments dropped, then every declaration marked !important. */
+  function importantly(css) {
+    return css.replace(/\/\*[\s\S]*?\*\//g, "").replace(/;/g, " !important;");
+  }
 
   // --- DOM --------------------------------------------------------------------
   function icon(path, cls) {
@@ -141,7 +150,7 @@
     // the stylesheet is allowed too.
     if (script.nonce) style.nonce = script.nonce;
     style.id = "helpdesk-style";
-    style.textContent = CSS;
+    style.textContent = importantly(CSS);
 
     root = document.createElement("div");
     root.id = "helpdesk-root";
@@ -188,7 +197,7 @@
     const color = /^#[0-9a-fA-F]{3,8}$/.test(cfg.color || "") ? cfg.color : DEFAULTS.color;
     const position = cfg.position === "left" ? "left" : "right";
     whenMounted(() => {
-      launcher.style.background = color;
+      root.style.setProperty("--helpdesk-color", color);
       root.setAttribute("data-position", position);
       root.setAttribute("data-ready", "true");
     });
@@ -222,7 +231,9 @@
   }
 
   function post(msg) {
-    if (!frame || !frame.contentWindow) return;
+    // Until then the frame still holds about:blank (the host's origin); what
+    // is skipped here is sent by deliver() once the frame is ready.
+    if (!frameReady || !frame || !frame.contentWindow) return;
     // Explicit target origin: if the iframe was navigated elsewhere, the
     // browser drops the message instead of leaking page details.
     frame.contentWindow.postMessage(msg, BASE);

@@ -3,7 +3,9 @@
 // visitor WebSocket described in docs/protocol.md.
 
 import { language, localize, pickLanguage, setLanguage, t } from "./i18n.js";
-import { dots, el, formatDate, messageBubble } from "./render.js";
+import { Composer } from "./composer.js";
+import { EarlierConversations } from "./history.js";
+import { dots } from "./render.js";
 import { Connection } from "./socket.js";
 import { createStore } from "./store.js";
 import { Transcript } from "./transcript.js";
@@ -30,10 +32,19 @@ const ui = {
   composer: $('[data-testid="composer"]'),
 };
 const transcript = new Transcript(ui.scroller, $('[data-testid="transcript"]'));
+const earlier = new EarlierConversations(ui.previous, ui.previousList, (frame) => send(frame));
+const composer = new Composer(ui.form, ui.composer, {
+  maxLength,
+  sendTyping: (frame) => welcomed && send(frame),
+  onSubmit: sendMessage,
+});
 
 // --- session state ------------------------------------------------------------
 let hostOrigin = null; // origin of the embedding page, verified by the browser
-let page = { url: "", referrer: "", title: "" };
+// Opened directly the page is its own host; embedded, helpdesk:init replaces this.
+let page = embedded
+  ? { url: "", referrer: "", title: "" }
+  : { url: location.href, referrer: document.referrer, title: document.title };
 let pageLanguage = navigator.language;
 let conn = null;
 let welcomed = false; // hello answered on the current socket
@@ -44,8 +55,10 @@ let unread = 0;
 let identity = null; // latest merged identify frame; resent after every welcome
 
 // --- look -----------------------------------------------------------------------
-function applyColor(color) {
-  if (!/^#[0-9a-fA-F]{6}$/.test(color || "")) return;
+function applyColor(value) {
+  let color = String(value || "");
+  if (/^#[0-9a-fA-F]{3}$/.test(color)) color = "#" + [...color.slice(1)].map((c) => c + c).join("");
+  if (!/^#[0-9a-fA-F]{6}$/.test(color)) return;
   const root = document.documentElement;
   root.style.setProperty("--hd-color", color);
   // Dark text on light brand colours keeps the visitor's bubbles readable.
@@ -111,7 +124,7 @@ function setPanelOpen(open) {
   scheduleSeen();
   transcript.scrollToBottom();
   // Focusing on touch devices would pop the keyboard over the transcript.
-  if (window.matchMedia && window.matchMedia("(pointer: fine)").matches) ui.composer.focus();
+  if (window.matchMedia && window.matchMedia("(pointer: fine)").matches) composer.focus();
 }
 
 function countUnread(message) {
@@ -199,7 +212,7 @@ const handlers = {
     transcript.notice(t("joined", { name }), `${f.conversation_id}:${name}`);
   },
   state: (f) => setState(f.state),
-  history: onHistory,
+  history: (f) => earlier.show(f),
   error: onError,
   pong: () => {},
 };
@@ -237,7 +250,7 @@ function onWelcome(w) {
   }
   store.conversation = id;
   setState(conversation ? conversation.state : null);
-  renderPrevious(Array.isArray(w.previous) ? w.previous : []);
+  earlier.render(Array.isArray(w.previous) ? w.previous : []);
 
   if (identity) send(identity);
   // Unacknowledged messages, oldest first, with their original client_id so
@@ -371,47 +384,10 @@ function renderTyping() {
   });
 }
 
-// --- earlier conversations ---------------------------------------------------------------
-const previousItems = new Map(); // conversation id -> {details, body, requested}
-
-function renderPrevious(list) {
-  ui.previous.hidden = list.length === 0;
-  const keep = new Set(list.map((c) => c.id));
-  for (const [id, item] of previousItems) {
-    if (!keep.has(id)) {
-      item.details.remove();
-      previousItems.delete(id);
-    }
-  }
-  for (const summary of list) {
-    if (previousItems.has(summary.id)) continue;
-    const details = el("details", "hd-previous-item");
-    const head = el("summary");
-    head.appendChild(el("span", "hd-previous-date", formatDate(summary.created_at, language())));
-    head.appendChild(el("span", "hd-previous-preview", summary.preview || "…"));
-    const body = el("div", "hd-previous-body", t("loading"));
-    details.append(head, body);
-    const item = { details, body, requested: false };
-    details.addEventListener("toggle", () => {
-      if (details.open && !item.requested) item.requested = send({ type: "history", conversation_id: summary.id });
-    });
-    previousItems.set(summary.id, item);
-    ui.previousList.appendChild(details);
-  }
-}
-
-function onHistory(h) {
-  const item = previousItems.get(h.conversation_id);
-  if (!item) return;
-  item.body.textContent = "";
-  for (const message of Array.isArray(h.messages) ? h.messages : []) {
-    item.body.appendChild(messageBubble(message));
-  }
-}
-
-// --- composer ----------------------------------------------------------------------------
+// --- sending ----------------------------------------------------------------------------
 function newClientId() {
   if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // randomUUID needs a secure context; a plain-http helpdesk still has this.
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -424,68 +400,19 @@ function removeFromOutbox(clientId) {
   if (rest.length !== list.length) store.outbox = rest;
 }
 
-function submit() {
-  const text = ui.composer.value.trim();
-  if (!text) return;
-  stopTyping();
-  const item = { client_id: newClientId(), text: text.slice(0, maxLength), created_at: new Date().toISOString() };
+/** A new visitor message: on screen at once, in the outbox until its ack. */
+function sendMessage(text) {
+  const item = { client_id: newClientId(), text, created_at: new Date().toISOString() };
   store.outbox = store.outbox.concat([item]);
   transcript.addPending(item);
-  ui.composer.value = "";
-  autoGrow();
   // Offline it simply waits in the outbox for the next welcome.
-  if (welcomed) send({ type: "message", client_id: item.client_id, text: item.text });
-}
-
-function autoGrow() {
-  const c = ui.composer;
-  c.style.height = "auto";
-  c.style.height = `${Math.min(c.scrollHeight, 140)}px`;
-}
-
-// Visitor typing: at most one frame per 400 ms, "stopped" after 2 s idle.
-let typingActive = false;
-let typingSentAt = 0;
-let typingTrailing = null;
-let typingIdle = null;
-
-function sendTyping() {
-  typingTrailing = null;
-  const text = ui.composer.value;
-  if (!welcomed || !text.trim()) return;
-  if (send({ type: "typing", active: true, text: text.slice(0, maxLength) })) {
-    typingActive = true;
-    typingSentAt = Date.now();
-  }
-}
-
-function stopTyping() {
-  clearTimeout(typingTrailing);
-  clearTimeout(typingIdle);
-  typingTrailing = typingIdle = null;
-  if (typingActive) send({ type: "typing", active: false });
-  typingActive = false;
-}
-
-function onInput() {
-  autoGrow();
-  if (!ui.composer.value.trim()) {
-    stopTyping();
-    return;
-  }
-  const wait = typingSentAt + 400 - Date.now();
-  if (wait <= 0) sendTyping();
-  // Trailing send so agents' preview ends on what was actually typed.
-  else if (!typingTrailing) typingTrailing = setTimeout(sendTyping, wait);
-  clearTimeout(typingIdle);
-  typingIdle = setTimeout(stopTyping, 2000);
+  if (welcomed) send({ type: "message", client_id: item.client_id, text });
 }
 
 // --- wiring -------------------------------------------------------------------------------
 function boot() {
   applyColor(config.color);
   ui.name.textContent = config.name || "";
-  ui.composer.maxLength = maxLength;
   ui.close.hidden = !embedded;
   applyLanguage(navigator.language);
 
@@ -494,22 +421,6 @@ function boot() {
   for (const item of store.outbox) transcript.addPending(item);
   transcript.scrollToBottom();
 
-  ui.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submit();
-    ui.composer.focus();
-  });
-  ui.composer.addEventListener("keydown", (event) => {
-    // isComposing: Enter confirms an IME candidate (Chinese, Japanese) first.
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      submit();
-    }
-  });
-  ui.composer.addEventListener("input", onInput);
-  ui.composer.addEventListener("blur", () => {
-    if (!ui.composer.value.trim()) stopTyping();
-  });
   ui.human.addEventListener("click", () => {
     if (!send({ type: "human.request" })) return;
     // Debounce double taps until the `state` answer hides the button.

@@ -60,8 +60,10 @@ def test_cross_origin_widget_answers_from_kb_streams_llm_and_keeps_history(page,
     streaming = frame.locator('[data-testid="streaming"]')
     streaming.wait_for(timeout=15000)
     if os.environ.get("HELPDESK_SCREENSHOTS"):
-        frame.locator('[data-testid="streaming"] .hd-text').filter(has_text=" ").wait_for(
-            timeout=15000
+        widget_frame(page).wait_for_function(
+            "() => (document.querySelector('[data-testid=\"streaming\"] .hd-text') || {})"
+            ".textContent?.length > 60",
+            timeout=15000,
         )
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "widget-streaming.png"))
