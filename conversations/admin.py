@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conversations.models import Conversation, Message, Visitor
+from conversations.models import CannedResponse, Conversation, Message, Visitor
 
 
 class MessageInline(admin.TabularInline):
@@ -83,7 +83,7 @@ class MessageAdmin(admin.ModelAdmin):
         "latency_ms",
         "created_at",
     )
-    list_filter = ("author_kind", "source", "interrupted", "created_at")
+    list_filter = ("author_kind", "source", "is_internal", "interrupted", "created_at")
     search_fields = ("text", "client_id")
     list_select_related = ("conversation",)
     raw_id_fields = ("conversation", "kb_entry", "agent")
@@ -91,4 +91,15 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Text")
     def short_text(self, obj: Message) -> str:
+        return obj.text[:80]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ("shortcut", "site", "short_text", "updated_at")
+    list_filter = ("site",)
+    search_fields = ("shortcut", "text")
+
+    @admin.display(description="Text")
+    def short_text(self, obj: CannedResponse) -> str:
         return obj.text[:80]

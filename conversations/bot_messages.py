@@ -15,6 +15,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I've asked a colleague to join. Someone will be with you shortly.",
         "zh": "已为您呼叫人工客服，请稍候。",
     },
+    "offline": {
+        "en": "Our team is offline right now{hours}. Leave your email address here and we'll "
+        "reply as soon as we're back.",
+        "zh": "我们的客服目前不在线{hours}。请在这里留下您的邮箱，我们上线后会尽快回复您。",
+    },
     "blocked": {
         "en": "Sorry, your message couldn't be processed because it contains content we can't "
         "accept. Please rephrase it.",
@@ -31,5 +36,6 @@ def language_of(code: str) -> str:
     return "zh" if (code or "").lower().startswith("zh") else "en"
 
 
-def bot_text(key: str, *, language: str) -> str:
-    return TEXTS[key][language_of(language)]
+def bot_text(key: str, *, language: str, **values: str) -> str:
+    text = TEXTS[key][language_of(language)]
+    return text.format(**values) if values else text

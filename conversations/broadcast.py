@@ -2,11 +2,13 @@
 
 Every party that watches a conversation (the visitor's sockets, the agents of
 its site, a stream waiting to be cancelled) is reached through a group named
-here and nowhere else.
+here and nowhere else. Visitors and agents are separate audiences: agents get
+richer payloads (internal notes, tiers, latencies) that visitors never see.
 """
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -14,8 +16,11 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-# Consumers route every forwarded event through this handler name.
+Audience = Literal["all", "visitor", "agents"]
+
+# Consumer handler names (the channel layer's "type" of a group message).
 FORWARD_HANDLER = "conversation.event"
+AGENT_FRAME_HANDLER = "agent.frame"
 CANCEL_HANDLER = "reply.cancel"
 
 
@@ -27,6 +32,14 @@ def site_agents_group(site_id: int) -> str:
     return f"site.{site_id}.agents"
 
 
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def presence_group() -> str:
+    return "agents.presence"
+
+
 def reply_control_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}.control"
 
@@ -36,49 +49,68 @@ def envelope(event: dict[str, Any], *, conversation_id: int) -> dict[str, Any]:
 
 
 async def conversation_event_publish(
-    *, conversation_id: int, site_id: int, event: dict[str, Any]
+    *, conversation_id: int, site_id: int, event: dict[str, Any], audience: Audience = "all"
 ) -> None:
     layer = get_channel_layer()
     message = envelope(event, conversation_id=conversation_id)
-    await layer.group_send(conversation_group(conversation_id), message)
-    await layer.group_send(site_agents_group(site_id), message)
+    if audience in ("all", "visitor"):
+        await layer.group_send(conversation_group(conversation_id), message)
+    if audience in ("all", "agents"):
+        await layer.group_send(site_agents_group(site_id), message)
 
 
-def conversation_event_publish_sync(
-    *, conversation_id: int, site_id: int, event: dict[str, Any]
-) -> None:
+def _run_logged(what: str, send: Callable[[], None]) -> None:
     try:
-        async_to_sync(conversation_event_publish)(
-            conversation_id=conversation_id, site_id=site_id, event=event
-        )
+        send()
     except Exception:
         # The event is already saved; a reconnect replays it. Losing the live
         # push must not turn a committed write into an error for the sender.
-        logger.exception("broadcast failed for conversation %s", conversation_id)
+        logger.exception("broadcast failed: %s", what)
 
 
-def broadcast_after_commit(*, conversation_id: int, site_id: int, events: list[dict]) -> None:
+def broadcast_after_commit(
+    *,
+    conversation_id: int,
+    site_id: int,
+    events: list[dict[str, Any]],
+    audience: Audience = "all",
+) -> None:
     """Send events to the conversation's watchers once the surrounding transaction commits."""
 
     def send() -> None:
         for event in events:
-            conversation_event_publish_sync(
-                conversation_id=conversation_id, site_id=site_id, event=event
+            async_to_sync(conversation_event_publish)(
+                conversation_id=conversation_id, site_id=site_id, event=event, audience=audience
             )
+
+    transaction.on_commit(lambda: _run_logged(f"conversation {conversation_id}", send))
+
+
+def agent_frame_publish_sync(*, group: str, frame: dict[str, Any]) -> None:
+    _run_logged(
+        group,
+        lambda: async_to_sync(get_channel_layer().group_send)(
+            group, {"type": AGENT_FRAME_HANDLER, "frame": frame}
+        ),
+    )
+
+
+def agent_frame_after_commit(*, group: str, frame: dict[str, Any] | Callable[[], dict]) -> None:
+    """A top-level frame for agent consoles; `frame` may be a callable, built after commit."""
+
+    def send() -> None:
+        agent_frame_publish_sync(group=group, frame=frame() if callable(frame) else frame)
 
     transaction.on_commit(send)
 
 
 def reply_cancel_after_commit(*, conversation_id: int, reply_id: str, reason: str) -> None:
     def send() -> None:
-        try:
-            async_to_sync(get_channel_layer().group_send)(
-                reply_control_group(conversation_id),
-                {"type": CANCEL_HANDLER, "reply_id": reply_id, "reason": reason},
-            )
-        except Exception:
-            # The stream re-checks ownership before saving, so a lost cancel
-            # costs wasted tokens, never a reply saved after it was superseded.
-            logger.exception("reply cancel broadcast failed for %s", conversation_id)
+        async_to_sync(get_channel_layer().group_send)(
+            reply_control_group(conversation_id),
+            {"type": CANCEL_HANDLER, "reply_id": reply_id, "reason": reason},
+        )
 
-    transaction.on_commit(send)
+    # The stream re-checks ownership before saving, so a lost cancel costs
+    # wasted tokens, never a reply saved after it was superseded.
+    transaction.on_commit(lambda: _run_logged(f"cancel {reply_id}", send))

@@ -208,12 +208,13 @@ def reply_delta_event(*, reply_id: str, seq: int, text: str) -> ReplyDeltaEvent:
     return {"type": "reply.delta", "reply_id": reply_id, "seq": seq, "text": text}
 
 
-def reply_end_event(*, reply_id: str, message: Message | None) -> ReplyEndEvent:
-    return {
-        "type": "reply.end",
-        "reply_id": reply_id,
-        "message": message_payload(message) if message else None,
-    }
+def reply_end_event(
+    *, reply_id: str, message: Message | None, for_agents: bool = False
+) -> ReplyEndEvent:
+    payload = None
+    if message is not None:
+        payload = agent_message_payload(message) if for_agents else message_payload(message)
+    return {"type": "reply.end", "reply_id": reply_id, "message": payload}
 
 
 def error_event(*, code: str, detail: str, client_id: str | None = None) -> ErrorEvent:
@@ -221,3 +222,68 @@ def error_event(*, code: str, detail: str, client_id: str | None = None) -> Erro
     if client_id:
         event["client_id"] = client_id
     return event
+
+
+# --- the agent console's payloads ----------------------------------------------------
+
+
+class KbEntryRef(TypedDict):
+    id: int
+    question: str
+    admin_url: str
+
+
+class AgentMessagePayload(MessagePayload):
+    is_internal: bool
+    latency_ms: int | None
+    kb_entry: KbEntryRef | None
+
+
+class AgentRow(TypedDict):
+    id: int
+    name: str
+    initials: str
+    color: str
+    status: Literal["online", "away", "offline"]
+
+
+def agent_message_payload(message: Message) -> AgentMessagePayload:
+    entry = message.kb_entry if message.kb_entry_id else None
+    return {
+        **message_payload(message),
+        "is_internal": message.is_internal,
+        "latency_ms": message.latency_ms,
+        "kb_entry": {
+            "id": entry.pk,
+            "question": entry.question,
+            "admin_url": f"/admin/kb/entry/{entry.pk}/change/",
+        }
+        if entry
+        else None,
+    }
+
+
+def agent_row(agent) -> AgentRow:
+    return {
+        "id": agent.pk,
+        "name": agent.display_name,
+        "initials": agent.initials,
+        "color": agent.avatar_color,
+        "status": agent.status,
+    }
+
+
+def agent_message_event(message: Message) -> dict:
+    return {"type": "message", "message": agent_message_payload(message)}
+
+
+def agent_joined_event(*, agent, conversation_id: int) -> AgentJoinedEvent:
+    return {
+        "type": "agent.joined",
+        "conversation_id": conversation_id,
+        "agent": {
+            "name": agent.display_name,
+            "initials": agent.initials,
+            "color": agent.avatar_color,
+        },
+    }

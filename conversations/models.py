@@ -72,6 +72,7 @@ class Conversation(models.Model):
     last_activity_at = models.DateTimeField(auto_now_add=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
     visitor_last_seen_id = models.BigIntegerField(default=0)
+    agent_last_seen_id = models.BigIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -123,6 +124,9 @@ class Message(models.Model):
         max_length=64, blank=True, help_text="Sender's id; a resend with the same id is ignored."
     )
     reply_id = models.UUIDField(null=True, blank=True)
+    is_internal = models.BooleanField(
+        default=False, help_text="An internal note: shown to agents only, never to the visitor."
+    )
     filter_action = models.CharField(
         max_length=8, blank=True, help_text="What the sensitive-word filter did to this text."
     )
@@ -150,3 +154,29 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author_kind}: {self.text[:60]}"
+
+
+class CannedResponse(models.Model):
+    """A saved reply agents insert by typing /shortcut in the console."""
+
+    site = models.ForeignKey(
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        help_text="Empty: available on every site.",
+    )
+    shortcut = models.SlugField(max_length=40, help_text="Typed as /shortcut in the composer.")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "shortcut"], name="canned_unique_shortcut")
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

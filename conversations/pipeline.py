@@ -16,9 +16,11 @@ from typing import Literal
 from django.db import transaction
 
 from conversations import services
-from conversations.bot_messages import bot_text
+from conversations.bot_messages import bot_text, language_of
 from conversations.dispatch import llm_reply_dispatch
 from conversations.models import Conversation, Message
+from conversations.selectors import site_has_online_agent
+from helpdesk.business_hours import business_hours_text, site_is_open
 from kb.matching import kb_match
 
 logger = logging.getLogger(__name__)
@@ -126,9 +128,24 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
 
 
 def human_request(*, conversation_id: int, language: str) -> Conversation | None:
-    """The visitor pressed "Talk to a person"."""
+    """The visitor pressed "Talk to a person". Outside business hours, or with nobody
+    online, they are told when to expect a reply and asked for an email."""
+    conversation = Conversation.objects.select_related("site").get(pk=conversation_id)
+    site = conversation.site
+    staffed = site_is_open(site=site) and site_has_online_agent(site_id=site.pk)
+    if staffed:
+        notice = bot_text("human_requested", language=language)
+    else:
+        hours = business_hours_text(site=site, language=language_of(language))
+        if hours:
+            hours = (
+                f"; we're available {hours}"
+                if language_of(language) == "en"
+                else f"（工作时间：{hours}）"
+            )
+        notice = bot_text("offline", language=language, hours=hours)
     return services.conversation_escalate(
         conversation_id=conversation_id,
-        reason="visitor asked for a person",
-        notice=bot_text("human_requested", language=language),
+        reason="visitor asked for a person" + ("" if staffed else " (team offline)"),
+        notice=notice,
     )

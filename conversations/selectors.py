@@ -1,10 +1,12 @@
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
+from django.db.models import Count, F, Max, Q
 
-from conversations.events import ConversationSummary
-from conversations.models import Conversation, Message, Visitor
-from helpdesk.models import Site
+from conversations.events import AgentRow, ConversationSummary, agent_message_payload, agent_row
+from conversations.models import CannedResponse, Conversation, Message, Visitor
+from helpdesk.models import Agent, Site
 
 TURNS_CACHED = 10
 PROMPT_TURNS = 5
@@ -30,8 +32,9 @@ def visitor_conversation_get(*, visitor: Visitor, conversation_id: int) -> Conve
 def conversation_messages_after(
     *, conversation_id: int, after_id: int = 0, limit: int = 500
 ) -> list[Message]:
+    """A conversation's messages as the visitor may see them (internal notes excluded)."""
     return list(
-        Message.objects.filter(conversation_id=conversation_id, id__gt=after_id)
+        Message.objects.filter(conversation_id=conversation_id, id__gt=after_id, is_internal=False)
         .select_related("agent")
         .order_by("id")[:limit]
     )
@@ -84,6 +87,7 @@ def conversation_recent_turns(*, conversation_id: int, limit: int = PROMPT_TURNS
         rows = list(
             Message.objects.filter(conversation_id=conversation_id)
             .exclude(author_kind=Message.Author.SYSTEM)
+            .exclude(is_internal=True)
             .exclude(filter_action="block")
             .order_by("-id")
             .values_list("id", "author_kind", "text")[:TURNS_CACHED]
@@ -94,3 +98,217 @@ def conversation_recent_turns(*, conversation_id: int, limit: int = PROMPT_TURNS
         ]
         cache.set(key, cached, timeout=3600)
     return [Turn(message_id=pk, role=role, content=text) for pk, role, text in cached[-limit:]]
+
+
+# --- the agent console ------------------------------------------------------------
+
+
+def agent_site_ids(*, agent: Agent) -> list[int]:
+    """The sites an agent serves: those selected on their profile, or every site."""
+    chosen = list(agent.sites.values_list("id", flat=True))
+    return chosen or list(Site.objects.values_list("id", flat=True))
+
+
+def agent_get_or_create_for_user(*, user) -> Agent | None:
+    if not (getattr(user, "is_authenticated", False) and user.is_staff and user.is_active):
+        return None
+    agent, _ = Agent.objects.get_or_create(
+        user=user, defaults={"display_name": user.get_full_name() or user.get_username()}
+    )
+    return agent
+
+
+def site_has_online_agent(*, site_id: int) -> bool:
+    return (
+        Agent.objects.filter(status=Agent.Status.ONLINE, user__is_active=True)
+        .filter(Q(sites__id=site_id) | Q(sites__isnull=True))
+        .exists()
+    )
+
+
+def agents_list() -> list[AgentRow]:
+    return [agent_row(agent) for agent in Agent.objects.filter(user__is_active=True)]
+
+
+def _rows_queryset():
+    unread = Count(
+        "messages",
+        filter=Q(
+            messages__author_kind=Message.Author.VISITOR,
+            messages__id__gt=F("agent_last_seen_id"),
+        ),
+    )
+    return Conversation.objects.select_related("site", "visitor", "assigned_agent").annotate(
+        unread=unread
+    )
+
+
+def _last_messages(conversation_ids: list[int]) -> dict[int, Message]:
+    latest = (
+        Message.objects.filter(conversation_id__in=conversation_ids, is_internal=False)
+        .values("conversation_id")
+        .annotate(last_id=Max("id"))
+        .values_list("last_id", flat=True)
+    )
+    return {m.conversation_id: m for m in Message.objects.filter(id__in=list(latest))}
+
+
+def _row(conversation: Conversation, last: Message | None) -> dict[str, Any]:
+    visitor = conversation.visitor
+    return {
+        "id": conversation.pk,
+        "site_id": conversation.site_id,
+        "site_name": conversation.site.name,
+        "state": conversation.state,
+        "visitor": {
+            "name": visitor.display_name,
+            "email": visitor.email,
+            "verified": visitor.identity_verified,
+        },
+        "assigned_agent": agent_row(conversation.assigned_agent)
+        if conversation.assigned_agent
+        else None,
+        "last_message": {
+            "text": last.text[:200],
+            "author": last.author_kind,
+            "created_at": last.created_at.isoformat(),
+        }
+        if last
+        else None,
+        "unread": getattr(conversation, "unread", 0),
+        "escalation_reason": conversation.escalation_reason,
+        "waiting_since": conversation.waiting_since.isoformat()
+        if conversation.waiting_since
+        else None,
+        "last_activity_at": conversation.last_activity_at.isoformat(),
+        "created_at": conversation.created_at.isoformat(),
+    }
+
+
+TABS = ("waiting", "mine", "bot", "closed")
+
+
+def conversations_for_agent(
+    *, agent: Agent, tab: str, query: str = "", limit: int = 100
+) -> list[dict[str, Any]]:
+    rows = _rows_queryset().filter(site_id__in=agent_site_ids(agent=agent))
+    State = Conversation.State
+    if tab == "waiting":
+        rows = rows.filter(state=State.WAITING).order_by(F("waiting_since").asc(nulls_first=True))
+    elif tab == "mine":
+        rows = rows.filter(assigned_agent=agent, state__in=[State.WAITING, State.HUMAN]).order_by(
+            "-last_activity_at"
+        )
+    elif tab == "bot":
+        rows = rows.filter(state=State.BOT).order_by("-last_activity_at")
+    else:
+        rows = rows.filter(state=State.CLOSED).order_by(F("closed_at").desc(nulls_last=True))
+    if query:
+        matching = Conversation.objects.filter(
+            Q(visitor__name__icontains=query)
+            | Q(visitor__email__icontains=query)
+            | Q(messages__text__icontains=query)
+        ).values("id")
+        rows = rows.filter(id__in=matching)
+    conversations = list(rows[:limit])
+    last = _last_messages([c.pk for c in conversations])
+    return [_row(c, last.get(c.pk)) for c in conversations]
+
+
+def conversation_row(*, conversation_id: int) -> dict[str, Any] | None:
+    conversation = _rows_queryset().filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
+    return _row(conversation, _last_messages([conversation_id]).get(conversation_id))
+
+
+def _browser_of(user_agent: str) -> str:
+    for marker, name in (
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ):
+        if marker in user_agent:
+            version = user_agent.split(marker, 1)[1].split(" ", 1)[0].split(".", 1)[0]
+            system = next(
+                (
+                    os
+                    for os in ("Android", "iPhone", "Windows", "Mac OS X", "Linux")
+                    if os in user_agent
+                ),
+                "",
+            )
+            return f"{name} {version}" + (f" on {system}" if system else "")
+    return user_agent[:60]
+
+
+def visitor_details(*, visitor: Visitor) -> dict[str, Any]:
+    return {
+        "name": visitor.display_name,
+        "email": visitor.email,
+        "external_id": visitor.external_id,
+        "identity_verified": visitor.identity_verified,
+        "page_url": visitor.page_url,
+        "referrer": visitor.referrer,
+        "user_agent": visitor.user_agent,
+        "browser": _browser_of(visitor.user_agent),
+        "language": visitor.language,
+        "location": visitor.location,
+        "ip_address": visitor.ip_address,
+        "attributes": visitor.attributes,
+        "created_at": visitor.created_at.isoformat(),
+        "last_seen_at": visitor.last_seen_at.isoformat(),
+    }
+
+
+def conversation_detail_for_agent(*, agent: Agent, conversation_id: int) -> dict[str, Any] | None:
+    conversation = (
+        Conversation.objects.select_related("visitor")
+        .filter(pk=conversation_id, site_id__in=agent_site_ids(agent=agent))
+        .first()
+    )
+    if conversation is None:
+        return None
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("agent", "kb_entry")
+        .order_by("id")
+    )
+    previous = Conversation.objects.filter(visitor=conversation.visitor).exclude(pk=conversation.pk)
+    return {
+        "conversation": conversation_row(conversation_id=conversation.pk),
+        "messages": [agent_message_payload(m) for m in messages],
+        "visitor": visitor_details(visitor=conversation.visitor),
+        "previous": [
+            {
+                "id": c.pk,
+                "state": c.state,
+                "created_at": c.created_at.isoformat(),
+                "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+                "preview": (
+                    c.messages.filter(author_kind=Message.Author.VISITOR)
+                    .order_by("id")
+                    .values_list("text", flat=True)
+                    .first()
+                    or ""
+                )[:120],
+            }
+            for c in previous.order_by("-created_at")[:10]
+        ],
+    }
+
+
+def canned_responses_for_site(*, site_id: int | None) -> list[dict[str, str]]:
+    rows = CannedResponse.objects.filter(Q(site__isnull=True) | Q(site_id=site_id))
+    return [{"shortcut": c.shortcut, "text": c.text} for c in rows.order_by("shortcut")]
+
+
+def agent_can_see(*, agent: Agent, conversation_id: int) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("site")
+        .filter(pk=conversation_id, site_id__in=agent_site_ids(agent=agent))
+        .first()
+    )

@@ -132,6 +132,9 @@ class Agent(models.Model):
         Site, blank=True, related_name="agents", help_text="Empty: every site."
     )
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="For round-robin assignment: longest idle goes first."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

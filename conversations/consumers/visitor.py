@@ -17,6 +17,7 @@ from conversations.consumers.frames import (
     frame_decode,
     message_fields,
 )
+from conversations.consumers.silencing import StreamSilencer
 from conversations.events import (
     ack_event,
     conversation_payload,
@@ -46,6 +47,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.visitor = None
         self.conversation_id = None
+        self.silencer = StreamSilencer()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0]
         page_origin = (query.get("origin") or [""])[0].rstrip("/").lower()
@@ -260,4 +262,6 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         if event.get("type") == "typing" and event.get("who") == "visitor":
             return  # the visitor's own typing preview is for agents only
+        if self.silencer.should_drop(message["conversation_id"], event):
+            return
         await self.send_json(event)

@@ -90,7 +90,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "agent-login"
+LOGIN_REDIRECT_URL = "agent-console"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -178,6 +179,8 @@ OPENAI_BASE_URL: str | None = env.str("OPENAI_BASE_URL", default=None) or None
 OPENAI_MODEL: str = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="helpdesk-demo")
+
+AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=15.0)
 
 # --- Visitors ------------------------------------------------------------------
 VISITOR_TOKEN_MAX_AGE_DAYS = env.int("VISITOR_TOKEN_MAX_AGE_DAYS", default=365)

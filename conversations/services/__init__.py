@@ -1,0 +1,70 @@
+"""Writes: visitors, messages, streamed replies and the conversation state machine.
+
+Every function is atomic where state changes together and broadcasts only
+after commit, so no party ever sees an event that was rolled back.
+"""
+
+from conversations.services.agents import (
+    AgentPost,
+    agent_message_send,
+    agent_offline_if_gone,
+    agent_socket_closed,
+    agent_socket_opened,
+    agent_status_set,
+    conversation_mark_read_by_agents,
+)
+from conversations.services.common import bot_message_create, system_message_create
+from conversations.services.llm_replies import llm_reply_fail, llm_reply_save, reply_pending_begin
+from conversations.services.ownership import (
+    Assignment,
+    TransitionRefused,
+    agents_available,
+    conversation_auto_assign,
+    conversation_close,
+    conversation_escalate,
+    conversation_hand_back,
+    conversation_take_over,
+    conversation_transfer,
+    conversations_close_idle,
+)
+from conversations.services.visitors import (
+    BLOCKED_TEXT,
+    ReceivedMessage,
+    VisitorSession,
+    conversation_mark_seen,
+    visitor_identify,
+    visitor_message_receive,
+    visitor_resume,
+)
+
+__all__ = [
+    "BLOCKED_TEXT",
+    "AgentPost",
+    "Assignment",
+    "ReceivedMessage",
+    "TransitionRefused",
+    "VisitorSession",
+    "agent_message_send",
+    "agent_offline_if_gone",
+    "agent_socket_closed",
+    "agent_socket_opened",
+    "agent_status_set",
+    "agents_available",
+    "bot_message_create",
+    "conversation_auto_assign",
+    "conversation_close",
+    "conversation_escalate",
+    "conversation_hand_back",
+    "conversation_mark_read_by_agents",
+    "conversation_mark_seen",
+    "conversation_take_over",
+    "conversation_transfer",
+    "conversations_close_idle",
+    "llm_reply_fail",
+    "llm_reply_save",
+    "reply_pending_begin",
+    "system_message_create",
+    "visitor_identify",
+    "visitor_message_receive",
+    "visitor_resume",
+]

@@ -1,0 +1,109 @@
+"""Pieces every write shares: locking, message saving and the after-commit broadcasts."""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.broadcast import (
+    agent_frame_after_commit,
+    agent_group,
+    broadcast_after_commit,
+    reply_cancel_after_commit,
+    site_agents_group,
+)
+from conversations.events import agent_message_event, message_event
+from conversations.models import Conversation, Message
+from conversations.selectors import conversation_row, turns_cache_key
+
+
+def locked(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def invalidate_turns_after_commit(conversation_id: int) -> None:
+    transaction.on_commit(lambda: cache.delete(turns_cache_key(conversation_id)))
+
+
+def supersede_pending_reply(conversation: Conversation, *, reason: str) -> None:
+    """Cancel the LLM reply in flight, if any: it may no longer be saved as current."""
+    if conversation.pending_reply_id is None:
+        return
+    reply_id = str(conversation.pending_reply_id)
+    conversation.pending_reply_id = None
+    conversation.pending_reply_started_at = None
+    reply_cancel_after_commit(conversation_id=conversation.pk, reply_id=reply_id, reason=reason)
+
+
+def conversation_updated_after_commit(*, conversation_id: int, site_id: int) -> None:
+    """Agents' lists re-read the row once the change is committed."""
+    agent_frame_after_commit(
+        group=site_agents_group(site_id),
+        frame=lambda: {
+            "type": "conversation.updated",
+            "conversation": conversation_row(conversation_id=conversation_id),
+        },
+    )
+
+
+def agent_notify_after_commit(*, agent_id: int | None, site_id: int, **frame: Any) -> None:
+    """Ring one agent (a message in their conversation) or every agent of the site."""
+    group = agent_group(agent_id) if agent_id else site_agents_group(site_id)
+    agent_frame_after_commit(group=group, frame={"type": "notify", **frame})
+
+
+def message_broadcast_after_commit(message: Message) -> None:
+    conversation_id, site_id = message.conversation_id, message.conversation.site_id
+    if not message.is_internal:
+        broadcast_after_commit(
+            conversation_id=conversation_id,
+            site_id=site_id,
+            events=[message_event(message)],
+            audience="visitor",
+        )
+    broadcast_after_commit(
+        conversation_id=conversation_id,
+        site_id=site_id,
+        events=[agent_message_event(message)],
+        audience="agents",
+    )
+    conversation_updated_after_commit(conversation_id=conversation_id, site_id=site_id)
+
+
+def state_broadcast_after_commit(conversation: Conversation, *events: dict) -> None:
+    broadcast_after_commit(
+        conversation_id=conversation.pk, site_id=conversation.site_id, events=list(events)
+    )
+    conversation_updated_after_commit(conversation_id=conversation.pk, site_id=conversation.site_id)
+
+
+def system_message_create(
+    *,
+    conversation: Conversation,
+    text: str,
+    author: str = Message.Author.SYSTEM,
+    source: str = Message.Source.SYSTEM,
+    broadcast: bool = True,
+    **fields: Any,
+) -> Message:
+    """Save a message the server writes. Streamed replies pass broadcast=False: their
+    `reply.end` event carries the saved message instead."""
+    message = Message.objects.create(
+        conversation=conversation, author_kind=author, source=source, text=text, **fields
+    )
+    invalidate_turns_after_commit(conversation.pk)
+    if broadcast:
+        message_broadcast_after_commit(message)
+    return message
+
+
+@transaction.atomic
+def bot_message_create(
+    *, conversation: Conversation, text: str, source: str, **fields: Any
+) -> Message:
+    message = system_message_create(
+        conversation=conversation, text=text, author=Message.Author.BOT, source=source, **fields
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
+    return message

@@ -1,0 +1,257 @@
+// UI strings of the agent console (English and Simplified Chinese). Data from
+// the server (messages, names, visitor fields) is shown as-is; only the
+// console's own chrome goes through t().
+
+const STRINGS = {
+  en: {
+    product: "Helpdesk",
+    title: "Agent console",
+    admin: "Knowledge base & settings",
+    reports: "Reports",
+    logout: "Log out",
+    status: "Status",
+    status_online: "Online",
+    status_away: "Away",
+    status_offline: "Offline",
+    enableNotifications: "Enable notifications",
+    offline: "Connection lost. Reconnecting…",
+    signedOut: "Your session has ended. Reloading…",
+    tab_waiting: "Waiting",
+    tab_mine: "Mine",
+    tab_bot: "Bot",
+    tab_closed: "Closed",
+    search: "Search name, email or message…",
+    noConversations: "No conversations",
+    loading: "Loading…",
+    loadFailed: "Could not load. Retrying on reconnect.",
+    team: "Team",
+    me: "(you)",
+    verified: "Verified",
+    unverified: "Unverified",
+    waitingFor: "waiting {time}",
+    unreadCount: "{n} unread",
+    assignedTo: "Assigned to {name}",
+    unassigned: "Unassigned",
+    noPreview: "No messages yet",
+    you: "You",
+    bot: "Bot",
+    visitor: "Visitor",
+    selectConversation: "Select a conversation from the list",
+    readOnly: "Read-only",
+    backToConversation: "Back to the open conversation",
+    state_bot: "bot",
+    state_waiting: "waiting",
+    state_human: "human",
+    state_closed: "closed",
+    takeover: "Take over",
+    handback: "Hand back to bot",
+    transfer: "Transfer",
+    close: "Close",
+    toggleVisitor: "Visitor details",
+    transferTitle: "Transfer conversation",
+    transferAgent: "Agent",
+    transferNote: "Note for the agent (internal)",
+    transferConfirm: "Transfer",
+    cancel: "Cancel",
+    noAgents: "No other agents",
+    internalNote: "Internal note",
+    tier_kb: "KB",
+    tier_llm: "LLM",
+    tier_filter: "Filter",
+    tier_system: "System",
+    latency: "{ms} ms",
+    interrupted: "(interrupted)",
+    sending: "Sending…",
+    failed: "Failed to send",
+    joined: "{name} joined the conversation",
+    visitorTyping: "Visitor is typing: {text}",
+    visitorTypingEmpty: "Visitor is typing…",
+    placeholder: "Reply to the visitor… (Enter to send, Shift+Enter for a new line, / for canned responses)",
+    placeholderNote: "Write an internal note (only agents see it)…",
+    placeholderClosed: "This conversation is closed.",
+    placeholderReadOnly: "Read-only: an earlier conversation.",
+    send: "Send",
+    addNote: "Add note",
+    note: "Note",
+    suggest: "Suggest",
+    suggesting: "Drafting…",
+    cannedEmpty: "No canned response matches",
+    takenBy: "{name} took this conversation",
+    takenClosed: "This conversation is already {state}",
+    someone: "Someone",
+    suggestFailed: "Suggestion failed: {error}",
+    errorPrefix: "Error: {detail}",
+    visitorPanel: "Visitor",
+    name: "Name",
+    email: "Email",
+    identity: "Identity",
+    externalId: "External ID",
+    pageUrl: "Page",
+    referrer: "Referrer",
+    browser: "Browser",
+    language: "Language",
+    location: "Location",
+    ip: "IP address",
+    attributes: "Custom attributes",
+    firstSeen: "First seen",
+    lastSeen: "Last seen",
+    previous: "Previous conversations",
+    noPrevious: "None",
+    conversationNo: "#{id}",
+    site: "Site",
+    escalation: "Reason",
+    now: "now",
+    minutes: "{n}m",
+    hours: "{n}h",
+    days: "{n}d",
+    newWaiting: "New waiting conversation",
+    newMessage: "New message",
+  },
+  zh: {
+    product: "客服中心",
+    title: "客服工作台",
+    admin: "知识库与设置",
+    reports: "报表",
+    logout: "退出登录",
+    status: "状态",
+    status_online: "在线",
+    status_away: "离开",
+    status_offline: "离线",
+    enableNotifications: "开启通知",
+    offline: "连接已断开，正在重新连接…",
+    signedOut: "登录已失效，正在重新加载…",
+    tab_waiting: "排队中",
+    tab_mine: "我的",
+    tab_bot: "机器人",
+    tab_closed: "已关闭",
+    search: "搜索姓名、邮箱或消息…",
+    noConversations: "暂无会话",
+    loading: "加载中…",
+    loadFailed: "加载失败，重新连接后将重试。",
+    team: "团队",
+    me: "（我）",
+    verified: "已验证",
+    unverified: "未验证",
+    waitingFor: "已等待 {time}",
+    unreadCount: "{n} 条未读",
+    assignedTo: "负责人：{name}",
+    unassigned: "未分配",
+    noPreview: "暂无消息",
+    you: "我",
+    bot: "机器人",
+    visitor: "访客",
+    selectConversation: "请从左侧列表中选择一个会话",
+    readOnly: "只读",
+    backToConversation: "返回当前会话",
+    state_bot: "机器人",
+    state_waiting: "排队中",
+    state_human: "人工",
+    state_closed: "已关闭",
+    takeover: "接管",
+    handback: "交还机器人",
+    transfer: "转接",
+    close: "关闭会话",
+    toggleVisitor: "访客信息",
+    transferTitle: "转接会话",
+    transferAgent: "客服",
+    transferNote: "给同事的备注（内部）",
+    transferConfirm: "转接",
+    cancel: "取消",
+    noAgents: "没有其他客服",
+    internalNote: "内部备注",
+    tier_kb: "知识库",
+    tier_llm: "大模型",
+    tier_filter: "过滤",
+    tier_system: "系统",
+    latency: "{ms} 毫秒",
+    interrupted: "（已中断）",
+    sending: "发送中…",
+    failed: "发送失败",
+    joined: "{name} 加入了会话",
+    visitorTyping: "访客正在输入：{text}",
+    visitorTypingEmpty: "访客正在输入…",
+    placeholder: "回复访客…（Enter 发送，Shift+Enter 换行，/ 插入快捷回复）",
+    placeholderNote: "填写内部备注（仅客服可见）…",
+    placeholderClosed: "该会话已关闭。",
+    placeholderReadOnly: "只读：这是一个历史会话。",
+    send: "发送",
+    addNote: "添加备注",
+    note: "备注",
+    suggest: "AI 建议",
+    suggesting: "生成中…",
+    cannedEmpty: "没有匹配的快捷回复",
+    takenBy: "{name} 已接管该会话",
+    takenClosed: "该会话已是“{state}”状态",
+    someone: "其他客服",
+    suggestFailed: "生成建议失败：{error}",
+    errorPrefix: "错误：{detail}",
+    visitorPanel: "访客",
+    name: "姓名",
+    email: "邮箱",
+    identity: "身份",
+    externalId: "外部 ID",
+    pageUrl: "页面",
+    referrer: "来源",
+    browser: "浏览器",
+    language: "语言",
+    location: "位置",
+    ip: "IP 地址",
+    attributes: "自定义属性",
+    firstSeen: "首次访问",
+    lastSeen: "最近访问",
+    previous: "历史会话",
+    noPrevious: "无",
+    conversationNo: "#{id}",
+    site: "站点",
+    escalation: "原因",
+    now: "刚刚",
+    minutes: "{n} 分钟",
+    hours: "{n} 小时",
+    days: "{n} 天",
+    newWaiting: "新的排队会话",
+    newMessage: "新消息",
+  },
+};
+
+let current = "en";
+
+/** "zh", "zh-hans", "zh-CN" -> "zh"; anything else -> "en". */
+export function pickLanguage(tag) {
+  return /^zh/i.test(String(tag || "")) ? "zh" : "en";
+}
+
+export function setLanguage(tag) {
+  current = pickLanguage(tag);
+  return current;
+}
+
+export function language() {
+  return current;
+}
+
+/** t("joined", {name: "Alice"}); placeholders are filled with plain text. */
+export function t(key, vars) {
+  const table = STRINGS[current] || STRINGS.en;
+  let s = key in table ? table[key] : key in STRINGS.en ? STRINGS.en[key] : key;
+  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return s;
+}
+
+/**
+ * Fills the static chrome of console.html: [data-i18n] sets textContent,
+ * [data-i18n-placeholder] / [data-i18n-label] set placeholder / aria-label
+ * (and a button's title).
+ */
+export function localize(root) {
+  root.querySelectorAll("[data-i18n]").forEach((node) => {
+    node.textContent = t(node.getAttribute("data-i18n"));
+  });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((node) => {
+    node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder")));
+  });
+  root.querySelectorAll("[data-i18n-label]").forEach((node) => {
+    const text = t(node.getAttribute("data-i18n-label"));
+    node.setAttribute("aria-label", text);
+    if (node.tagName === "BUTTON" || node.tagName === "A") node.setAttribute("title", text);
+  });
+}
