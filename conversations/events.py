@@ -287,3 +287,137 @@ def agent_joined_event(*, agent, conversation_id: int) -> AgentJoinedEvent:
             "color": agent.avatar_color,
         },
     }
+
+
+class AgentMessageEvent(TypedDict):
+    type: Literal["message"]
+    message: AgentMessagePayload
+
+
+class AgentReplyEndEvent(TypedDict):
+    type: Literal["reply.end"]
+    reply_id: str
+    message: AgentMessagePayload | None
+
+
+# What may travel inside an agent `event` frame.
+AGENT_INNER_EVENTS: dict[str, type] = {
+    **{
+        kind: schema
+        for kind, schema in SERVER_EVENTS.items()
+        if kind in ("reply.start", "reply.delta", "typing", "agent.joined", "state")
+    },
+    "message": AgentMessageEvent,
+    "reply.end": AgentReplyEndEvent,
+}
+
+
+class VisitorBrief(TypedDict):
+    name: str
+    email: str
+    verified: bool
+
+
+class LastMessage(TypedDict):
+    text: str
+    author: Literal["visitor", "bot", "agent", "system"]
+    created_at: str
+
+
+class ConversationRow(TypedDict):
+    id: int
+    site_id: int
+    site_name: str
+    state: StateName
+    visitor: VisitorBrief
+    assigned_agent: AgentRow | None
+    last_message: LastMessage | None
+    unread: int
+    escalation_reason: str
+    waiting_since: str | None
+    last_activity_at: str
+    created_at: str
+
+
+class AgentHelloEvent(TypedDict):
+    type: Literal["hello"]
+    agent: AgentRow
+    agents: list[AgentRow]
+
+
+class AgentEventFrame(TypedDict):
+    type: Literal["event"]
+    conversation_id: int
+    event: dict  # one of AGENT_INNER_EVENTS, checked separately
+
+
+class ConversationUpdatedEvent(TypedDict):
+    type: Literal["conversation.updated"]
+    conversation: ConversationRow
+
+
+class AgentAckEvent(TypedDict):
+    type: Literal["ack"]
+    client_id: str
+    message_id: int
+    conversation_id: int
+
+
+class TakeoverFailedEvent(TypedDict):
+    type: Literal["takeover.failed"]
+    conversation_id: int
+    by: AgentRow | None
+    state: str
+
+
+class PresenceEvent(TypedDict):
+    type: Literal["presence"]
+    agent: AgentRow
+
+
+class SuggestStartEvent(TypedDict):
+    type: Literal["suggest.start"]
+    conversation_id: int
+
+
+class SuggestDeltaEvent(TypedDict):
+    type: Literal["suggest.delta"]
+    conversation_id: int
+    text: str
+
+
+class SuggestEndEvent(TypedDict):
+    type: Literal["suggest.end"]
+    conversation_id: int
+    error: NotRequired[str]
+
+
+class NotifyEvent(TypedDict):
+    type: Literal["notify"]
+    conversation_id: int
+    kind: Literal["waiting", "message"]
+    text: str
+
+
+class AgentErrorEvent(TypedDict):
+    type: Literal["error"]
+    code: str
+    detail: str
+    client_id: NotRequired[str]
+    conversation_id: NotRequired[int]
+
+
+AGENT_EVENTS: dict[str, type] = {
+    "hello": AgentHelloEvent,
+    "event": AgentEventFrame,
+    "conversation.updated": ConversationUpdatedEvent,
+    "ack": AgentAckEvent,
+    "takeover.failed": TakeoverFailedEvent,
+    "presence": PresenceEvent,
+    "suggest.start": SuggestStartEvent,
+    "suggest.delta": SuggestDeltaEvent,
+    "suggest.end": SuggestEndEvent,
+    "notify": NotifyEvent,
+    "error": AgentErrorEvent,
+    "pong": PongEvent,
+}

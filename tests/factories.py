@@ -83,3 +83,12 @@ class MessageFactory(factory.django.DjangoModelFactory):
     author_kind = Message.Author.VISITOR
     source = Message.Source.VISITOR
     text = factory.Sequence(lambda n: f"message {n}")
+
+
+class CannedResponseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "conversations.CannedResponse"
+
+    site = factory.SubFactory(SiteFactory)
+    shortcut = factory.Sequence(lambda n: f"canned{n}")
+    text = factory.Sequence(lambda n: f"Canned text {n}.")

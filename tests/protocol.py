@@ -4,7 +4,7 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, Required, Union, get_args, get_origin, get_type_hints
 
-from conversations.events import SERVER_EVENTS
+from conversations.events import AGENT_EVENTS, AGENT_INNER_EVENTS, SERVER_EVENTS
 
 
 class ProtocolViolation(AssertionError):
@@ -74,3 +74,18 @@ def assert_event(event: dict[str, Any]) -> dict[str, Any]:
         raise ProtocolViolation(f"unknown event type {kind!r} in {event!r}")
     check_typeddict(event, SERVER_EVENTS[kind], kind)
     return event
+
+
+def assert_agent_event(frame: dict[str, Any]) -> dict[str, Any]:
+    """Raise unless `frame` is one of the documented agent-socket frames; return it."""
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    if kind not in AGENT_EVENTS:
+        raise ProtocolViolation(f"unknown agent frame type {kind!r} in {frame!r}")
+    check_typeddict(frame, AGENT_EVENTS[kind], kind)
+    if kind == "event":
+        inner = frame["event"]
+        inner_kind = inner.get("type")
+        if inner_kind not in AGENT_INNER_EVENTS:
+            raise ProtocolViolation(f"event.{inner_kind!r} may not reach agents")
+        check_typeddict(inner, AGENT_INNER_EVENTS[inner_kind], f"event.{inner_kind}")
+    return frame

@@ -67,18 +67,20 @@ def conversation_escalate(
 
 def _join(conversation: Conversation, agent: Agent) -> None:
     """Make `agent` the owner; the caller holds the row lock."""
-    supersede_pending_reply(conversation, reason="takeover")
     conversation.state = State.HUMAN
     conversation.assigned_agent = agent
     conversation.waiting_since = None
     conversation.last_activity_at = timezone.now()
-    conversation.save()
-    # State first: consumers silence any stream of this conversation on it.
+    # The state is broadcast before the stream is cancelled: every consumer
+    # silences the reply on it, so deltas the worker sends before it sees the
+    # cancel are dropped, not shown.
     state_broadcast_after_commit(
         conversation,
         state_event(conversation),
         agent_joined_event(agent=agent, conversation_id=conversation.pk),
     )
+    supersede_pending_reply(conversation, reason="takeover")
+    conversation.save()
     system_message_create(
         conversation=conversation, text=f"{agent.display_name} joined the conversation"
     )

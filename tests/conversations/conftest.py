@@ -106,3 +106,56 @@ async def visitor_factory(transactional_db) -> AsyncIterator:
     yield factory
     for client in clients:
         await client.close()
+
+
+class AgentClient(VisitorClient):
+    """A real agent-console socket; validates every frame against the agent protocol."""
+
+    async def receive(self, timeout: float = 5) -> dict:
+        from tests.protocol import assert_agent_event
+
+        frame = assert_agent_event(await self.communicator.receive_json_from(timeout=timeout))
+        self.received.append(frame)
+        return frame
+
+    async def act(self, kind: str, conversation_id: int, **fields) -> None:
+        await self.send({"type": kind, "conversation_id": conversation_id, **fields})
+
+
+def _session_cookie(user) -> str:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_agent(
+    user=None, *, origin: str = "http://testserver"
+) -> tuple[AgentClient, bool, int | None]:
+    from channels.db import database_sync_to_async
+
+    headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
+    if user is not None:
+        cookie = await database_sync_to_async(_session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return AgentClient(communicator), connected, code
+
+
+@pytest.fixture
+async def agent_factory(transactional_db) -> AsyncIterator:
+    clients: list[AgentClient] = []
+
+    async def factory(user) -> AgentClient:
+        client, connected, code = await open_agent(user)
+        assert connected, f"refused with {code}"
+        hello = await client.receive()
+        assert hello["type"] == "hello"
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()

@@ -189,3 +189,55 @@ async def test_one_hundred_concurrent_streams_lose_nothing(site, celery_worker, 
     assert len(llm_server.requests) == 100
     saved = await database_sync_to_async(Message.objects.filter(source="llm", text=REPLY).count)()
     assert saved == 100
+
+
+async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
+    site, celery_worker, llm_server, agent_factory
+):
+    from conversations import services
+    from tests.factories import AgentFactory
+
+    llm_server.configure(
+        reply=" ".join(f"word{i}" for i in range(60)), ttft=0.05, tokens_per_second=10
+    )
+    alice = await database_sync_to_async(AgentFactory)(display_name="Alice")
+    console = await agent_factory(alice.user)
+    visitor, connected, _ = await open_visitor(site)
+    assert connected
+    await visitor.hello()
+    ack = await visitor.say("tell me a long story about your warehouse")
+    events = await visitor.receive_until(
+        lambda e: e["type"] == "reply.delta" and e["seq"] >= 2, timeout=20
+    )
+    reply_id = events[-1]["reply_id"]
+
+    await database_sync_to_async(services.conversation_take_over)(
+        conversation_id=ack["conversation_id"], agent=alice
+    )
+    after_takeover = await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=20)
+    after_takeover += await visitor.drain(1.5)
+    state_at = next(i for i, e in enumerate(after_takeover) if e["type"] == "state")
+    assert after_takeover[state_at]["state"] == "human"
+    late = [e for e in after_takeover[state_at:] if e["type"] == "reply.delta"]
+    assert late == [], "no delta reaches the visitor after the takeover"
+    ends = [e for e in after_takeover if e["type"] == "reply.end"]
+    assert ends == [{"type": "reply.end", "reply_id": reply_id, "message": None}]
+    # Nothing more from the bot, even though the LLM had 50+ words left to send.
+    assert not [e for e in after_takeover[state_at:] if e["type"].startswith("reply.")][1:]
+    await visitor.close()
+
+    frames = await console.receive_until(
+        lambda f: f["type"] == "event" and f["event"]["type"] == "reply.end", timeout=20
+    )
+    state_at = next(
+        i
+        for i, f in enumerate(frames)
+        if f["type"] == "event" and f["event"]["type"] == "state" and f["event"]["state"] == "human"
+    )
+    assert not [
+        f for f in frames[state_at:] if f["type"] == "event" and f["event"]["type"] == "reply.delta"
+    ]
+    bot_messages = await database_sync_to_async(
+        Message.objects.filter(conversation_id=ack["conversation_id"], author_kind="bot").count
+    )()
+    assert bot_messages == 0

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from conversations.events import SERVER_EVENTS
+from conversations.events import AGENT_EVENTS, SERVER_EVENTS
 from tests.protocol import ProtocolViolation, assert_event
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
@@ -41,3 +41,29 @@ def test_validator_rejects_wrong_shapes():
         assert_event({"type": "state", "conversation_id": 1, "state": "sleeping"})
     with pytest.raises(ProtocolViolation):
         assert_event({"type": "nonsense"})
+
+
+@pytest.mark.parametrize("frame_type", sorted(AGENT_EVENTS))
+def test_every_agent_frame_is_documented(frame_type):
+    agent_section = DOC.split("## Agent socket", 1)[1]
+    names = {frame_type} if "suggest" not in frame_type else {"suggest.start"}
+    assert any(f"`{name}`" in agent_section for name in names), frame_type
+
+
+@pytest.mark.parametrize(
+    "frame_type",
+    [
+        "takeover",
+        "handback",
+        "close",
+        "transfer",
+        "reply",
+        "note",
+        "typing",
+        "read",
+        "suggest",
+        "status",
+    ],
+)
+def test_every_agent_client_frame_is_documented(frame_type):
+    assert f"| `{frame_type}` |" in DOC.split("## Agent socket", 1)[1]
