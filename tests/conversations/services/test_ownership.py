@@ -1,8 +1,7 @@
 """Every ownership transition, the takeover race and round-robin assignment."""
 
 import threading
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -208,7 +207,7 @@ def test_business_hours():
     site = SiteFactory(
         business_hours={"timezone": "Europe/Berlin", "days": {"0": [["09:00", "17:00"]]}}
     )
-    monday_10_berlin = datetime(2026, 11, 23, 9, 0, tzinfo=dt_timezone.utc)
+    monday_10_berlin = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert site_is_open(site=site, now=monday_10_berlin)
     assert not site_is_open(site=site, now=monday_10_berlin + timedelta(hours=8))
     assert not site_is_open(site=site, now=monday_10_berlin + timedelta(days=1))
@@ -250,24 +249,30 @@ def test_two_simultaneous_takeovers_on_postgresql_exactly_one_wins():
     for _ in range(5):
         conversation = ConversationFactory()
         agents = [AgentFactory(), AgentFactory()]
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def attempt(agent: Agent) -> None:
-            barrier.wait()
-            try:
-                services.conversation_take_over(conversation_id=conversation.pk, agent=agent)
-                outcomes.append("won")
-            except TransitionRefused as refused:
-                outcomes.append(f"lost to {refused.owner.pk}")
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=attempt, args=(agent,)) for agent in agents]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = _race_takeovers(conversation.pk, agents)
         conversation.refresh_from_db()
         assert sorted(outcomes) == [f"lost to {conversation.assigned_agent_id}", "won"]
         assert Message.objects.filter(conversation=conversation, author_kind="system").count() == 1
+
+
+def _race_takeovers(conversation_id: int, agents: list[Agent]) -> list[str]:
+    """Both agents call take over at the same instant, each on its own connection."""
+    barrier = threading.Barrier(len(agents))
+    outcomes: list[str] = []
+
+    def attempt(agent: Agent) -> None:
+        barrier.wait()
+        try:
+            services.conversation_take_over(conversation_id=conversation_id, agent=agent)
+            outcomes.append("won")
+        except TransitionRefused as refused:
+            outcomes.append(f"lost to {refused.owner.pk}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
