@@ -207,9 +207,12 @@ const handlers = {
   },
   typing: (f) => (f.active ? showTyping(f.who, f.name) : hideTyping(f.who)),
   "agent.joined": (f) => {
+    // The server also saves "Alice joined the conversation" as a system
+    // message (it survives reloads), so only the header changes here.
     const name = (f.agent && f.agent.name) || t("someone");
     hideTyping("agent");
-    transcript.notice(t("joined", { name }), `${f.conversation_id}:${name}`);
+    const subtitle = document.querySelector(".hd-subtitle");
+    if (subtitle) subtitle.textContent = t("chattingWith", { name });
   },
   state: (f) => setState(f.state),
   history: (f) => earlier.show(f),
