@@ -39,6 +39,24 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
+# Country/city headers that CDNs and proxies add; the first present wins.
+LOCATION_HEADERS = (
+    (b"cf-ipcity", b"cf-ipcountry"),
+    (b"cloudfront-viewer-city", b"cloudfront-viewer-country"),
+    (b"x-appengine-city", b"x-appengine-country"),
+    (b"x-geo-city", b"x-geo-country"),
+)
+
+
+def _location_from_headers(headers: dict[bytes, bytes]) -> str:
+    for city_header, country_header in LOCATION_HEADERS:
+        country = headers.get(country_header, b"").decode("latin-1").strip()
+        if country:
+            city = headers.get(city_header, b"").decode("latin-1").strip()
+            return f"{city}, {country}" if city else country
+    return ""
+
+
 class VisitorConsumer(AsyncJsonWebsocketConsumer):
     site: Site
     visitor: Visitor | None
@@ -107,6 +125,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             language=field_str(frame, "language", required=False, max_length=35),
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
             ip_address=client[0],
+            location=_location_from_headers(headers),
         )
         self.visitor = session.visitor
         if session.token_rejected:

@@ -41,6 +41,7 @@ def visitor_resume(
     language: str = "",
     user_agent: str = "",
     ip_address: str | None = None,
+    location: str = "",
 ) -> VisitorSession:
     """The visitor this token names on this site, or a new one (and a new token)."""
     page = page or {}
@@ -54,6 +55,7 @@ def visitor_resume(
         "language": _clip(language, 35),
         "user_agent": _clip(user_agent, 500),
         "ip_address": ip_address,
+        "location": _clip(location, 120),
     }
     if visitor is None:
         visitor = Visitor.objects.create(site=site, **details)

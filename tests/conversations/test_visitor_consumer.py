@@ -339,3 +339,34 @@ async def test_expired_conversation_starts_a_new_one_but_lists_the_old(site, vis
     history = await again.receive_until(is_type("history"))
     assert len(history[-1]["messages"]) == 2
     await asyncio.sleep(0)
+
+
+async def test_visitor_details_come_from_hello_and_headers(site, transactional_db):
+    from channels.testing import WebsocketCommunicator
+
+    from conversations.models import Visitor
+    from helpdesk.asgi import application
+    from tests.conversations.conftest import VisitorClient
+
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/visitor/?site={site.public_key}&origin=http://shop.test",
+        headers=[
+            (b"origin", b"http://shop.test"),
+            (b"host", b"helpdesk.test"),
+            (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"),
+            (b"cf-ipcountry", b"NO"),
+            (b"cf-ipcity", b"Oslo"),
+        ],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    visitor = VisitorClient(communicator)
+    welcome = await visitor.hello(
+        language="nb-NO", page={"url": "http://shop.test/boots", "referrer": "https://search.test/"}
+    )
+    saved = await database_sync_to_async(Visitor.objects.get)(anonymous_id=welcome["visitor_id"])
+    assert saved.location == "Oslo, NO" and saved.language == "nb-NO"
+    assert saved.page_url == "http://shop.test/boots" and saved.referrer == "https://search.test/"
+    assert "Chrome/126.0" in saved.user_agent
+    await visitor.close()
