@@ -22,6 +22,7 @@ from conversations.models import Conversation, Message
 from conversations.selectors import site_has_online_agent
 from helpdesk.business_hours import business_hours_text, site_is_open
 from kb.matching import kb_match
+from kb.services import knowledge_gap_record
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         )
         return _log(PipelineOutcome(tier="filter", decision="block"), message)
     if message.filter_action == "escalate":
+        knowledge_gap_record(
+            site_id=site.pk, question=message.text, message_id=message.pk, reason="escalated"
+        )
         services.conversation_escalate(
             conversation_id=conversation.pk,
             reason="sensitive word",
@@ -103,6 +107,10 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         return _log(
             PipelineOutcome(tier="kb", decision="answer", score=match.score, message_id=answer.pk),
             message,
+        )
+    if match.decision == "none":
+        knowledge_gap_record(
+            site_id=site.pk, question=message.text, message_id=message.pk, reason="none"
         )
     logger.info(
         "tier=kb decision=%s score=%.1f conversation=%s candidates=%s",

@@ -107,3 +107,50 @@ class SensitiveWord(models.Model):
                 re.compile(self.word)
             except re.error as exc:
                 raise ValidationError({"word": f"Not a valid regular expression: {exc}"}) from exc
+
+
+class EntryVector(models.Model):
+    """An entry's sentence embeddings for the semantic tier, one float32 row per text.
+
+    Rows: question + answer, the answer, then each phrasing (see
+    kb.matching.core.entry_vector_texts). `content_hash` covers the backend and
+    the texts, so an edited entry or a new embeddings model shows as stale.
+    """
+
+    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, related_name="vector")
+    backend = models.CharField(max_length=200)
+    content_hash = models.CharField(max_length=64)
+    dimensions = models.PositiveIntegerField()
+    vectors = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.backend} vectors of entry {self.entry_id}"
+
+
+class KnowledgeGap(models.Model):
+    """A visitor question the knowledge base could not answer (no match, or escalated)."""
+
+    class Reason(models.TextChoices):
+        NO_MATCH = "none", "No knowledge-base match"
+        ESCALATED = "escalated", "Escalated to a human"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="knowledge_gaps")
+    question = models.TextField()
+    # Not a foreign key: conversations depends on kb, not the other way round.
+    message_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=16, default=Reason.NO_MATCH)
+    resolved_entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="resolved_gaps"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["site", "resolved_at", "-created_at"], name="kb_gap_open_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.question[:80]

@@ -12,6 +12,16 @@ def entry_changed(sender, instance: Entry, **kwargs) -> None:
     transaction.on_commit(lambda: config_version_bump(scope=kb_scope(site_id)))
 
 
+@receiver(post_save, sender=Entry)
+def entry_saved(sender, instance: Entry, raw: bool = False, **kwargs) -> None:
+    from kb.services import entry_vectors_schedule, vectors_deferred
+
+    if raw or vectors_deferred():
+        return
+    entry_id = instance.pk
+    transaction.on_commit(lambda: entry_vectors_schedule(entry_ids=[entry_id]))
+
+
 @receiver(m2m_changed, sender=Entry.tags.through)
 def entry_tags_changed(sender, instance, **kwargs) -> None:
     if isinstance(instance, Entry):

@@ -92,3 +92,12 @@ class CannedResponseFactory(factory.django.DjangoModelFactory):
     site = factory.SubFactory(SiteFactory)
     shortcut = factory.Sequence(lambda n: f"canned{n}")
     text = factory.Sequence(lambda n: f"Canned text {n}.")
+
+
+class KnowledgeGapFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "kb.KnowledgeGap"
+
+    site = factory.SubFactory(SiteFactory)
+    question = factory.Sequence(lambda n: f"unanswered question {n}?")
+    reason = "none"

@@ -107,3 +107,28 @@ def bot_message_create(
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
     return message
+
+
+def knowledge_gap_after_commit(conversation: Conversation) -> None:
+    """The visitor's latest question goes to the knowledge-gap list (an escalation)."""
+    from kb.services import knowledge_gap_record
+
+    def record() -> None:
+        last = (
+            Message.objects.filter(
+                conversation_id=conversation.pk, author_kind=Message.Author.VISITOR
+            )
+            .exclude(filter_action="block")
+            .order_by("-id")
+            .values_list("id", "text")
+            .first()
+        )
+        if last is not None:
+            knowledge_gap_record(
+                site_id=conversation.site_id,
+                question=last[1],
+                message_id=last[0],
+                reason="escalated",
+            )
+
+    transaction.on_commit(record)

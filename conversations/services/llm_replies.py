@@ -11,6 +11,7 @@ from conversations.events import reply_end_event, state_event
 from conversations.models import Conversation, Message
 from conversations.services.common import (
     conversation_updated_after_commit,
+    knowledge_gap_after_commit,
     locked,
     system_message_create,
 )
@@ -106,6 +107,7 @@ def llm_reply_fail(
         broadcast=False,
     )
     _reply_end_after_commit(conversation, reply_id, message)
+    knowledge_gap_after_commit(conversation)
     broadcast_after_commit(
         conversation_id=conversation.pk,
         site_id=conversation.site_id,

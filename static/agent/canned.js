@@ -32,7 +32,10 @@ export class CannedPopup {
       event.preventDefault();
       this.insert(this.matches[Number(item.getAttribute("data-index"))]);
     });
-    textarea.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+    // Leaving the composer closes the popup (unless focus came straight back).
+    textarea.addEventListener("blur", () =>
+      setTimeout(() => document.activeElement !== textarea && this.close(), 150),
+    );
   }
 
   get isOpen() {

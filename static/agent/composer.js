@@ -12,17 +12,26 @@ const MAX_HEIGHT = 200;
 
 export class Composer {
   /**
-   * @param {{form: HTMLFormElement, textarea: HTMLTextAreaElement, send: HTMLButtonElement,
-   *          noteToggle: HTMLButtonElement, suggest: HTMLButtonElement, popup: HTMLElement}} ui
+   * @param {HTMLFormElement} form the .ac-composer form (textarea, buttons and the canned popup inside)
    * @param {{api, send: (frame: object) => boolean, onSubmit: (text: string, internal: boolean) => void,
    *          toast: (text: string) => void}} deps
    */
-  constructor(ui, deps) {
+  constructor(form, deps) {
+    const q = (id) => form.querySelector(`[data-testid="${id}"]`);
+    const ui = {
+      form,
+      textarea: q("agent-composer"),
+      send: q("agent-send"),
+      noteToggle: q("note-toggle"),
+      suggest: q("suggest"),
+      popup: q("canned-popup"),
+    };
     this.ui = ui;
     this.sendFrame = deps.send;
     this.onSubmit = deps.onSubmit;
     this.toast = deps.toast;
     this.conversationId = null;
+    this.siteId = null;
     this.state = null;
     this.readOnly = false;
     this.note = false;
@@ -80,9 +89,21 @@ export class Composer {
     const draft = (this.conversationId !== null && !readOnly && this.drafts.get(this.conversationId)) || null;
     this.ui.textarea.value = draft ? draft.text : "";
     this.note = draft ? draft.note : false;
-    this.canned.setSite(conversation && !readOnly ? conversation.site_id : null);
+    this.siteId = conversation && !readOnly ? conversation.site_id : null;
+    this.canned.setSite(this.siteId);
     this.autoGrow();
     this.render();
+  }
+
+  /** The detail of the shown conversation arrived (state, site). */
+  update(row) {
+    if (!row || row.id !== this.conversationId) return;
+    const site = this.readOnly ? null : row.site_id;
+    if (site !== this.siteId) {
+      this.siteId = site;
+      this.canned.setSite(site);
+    }
+    this.setState(row.state);
   }
 
   saveDraft() {

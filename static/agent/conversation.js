@@ -6,11 +6,32 @@ import { avatar, clear, el } from "./dom.js";
 
 export class ConversationHeader {
   /**
-   * @param {Record<string, HTMLElement>} ui elements of the header and of the transfer dialog
+   * @param {Document|HTMLElement} root holds the header (.ac-conv-head) and the transfer dialog
    * @param {{api, send: (frame: object) => boolean, me: () => number, toast: (text: string) => void,
    *          onBack: () => void, onTogglePanel: () => void}} deps
    */
-  constructor(ui, deps) {
+  constructor(root, deps) {
+    const q = (id) => root.querySelector(`[data-testid="${id}"]`);
+    const ui = {
+      root: root.querySelector(".ac-conv-head"),
+      name: q("conversation-name"),
+      pill: q("state-pill"),
+      assignee: q("assignee"),
+      sub: root.querySelector(".ac-conv-sub"),
+      readOnlyBadge: q("read-only"),
+      back: q("back-to-conversation"),
+      takeover: q("takeover"),
+      handback: q("handback"),
+      transfer: q("transfer"),
+      close: q("close-conversation"),
+      togglePanel: q("toggle-visitor-panel"),
+      transferDialog: q("transfer-dialog"),
+      transferForm: root.querySelector(".ac-transfer-form"),
+      transferAgent: q("transfer-agent"),
+      transferNote: q("transfer-note"),
+      transferConfirm: q("transfer-confirm"),
+      transferCancel: q("transfer-cancel"),
+    };
     this.ui = ui;
     this.api = deps.api;
     this.sendFrame = deps.send;
@@ -69,7 +90,13 @@ export class ConversationHeader {
     if (!row) return;
     const v = row.visitor || {};
     ui.name.textContent = v.name || t("visitor");
-    ui.verified.hidden = !v.verified;
+    // Only in the DOM when verified (a hidden badge would still be in the header's text).
+    const badge = ui.root.querySelector(".ac-verified");
+    if (v.verified && !badge) {
+      const b = el("span", "ac-badge ac-verified", t("verified"));
+      b.setAttribute("data-testid", "verified-badge");
+      ui.name.after(b);
+    } else if (!v.verified && badge) badge.remove();
     ui.pill.textContent = t("state_" + row.state);
     ui.pill.setAttribute("data-state", row.state || "");
     ui.pill.title = row.state || "";

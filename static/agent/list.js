@@ -27,7 +27,7 @@ export class ConversationList {
     this.searchIds = null; // Set of ids answering the current search, or null
     this.activeId = null;
     this.nodes = new Map(); // id -> row node
-    this.loading = false;
+    this.loading = true; // until the first answer
     this.failed = false;
     this.fetchSeq = 0;
     this.searchTimer = null;
@@ -57,7 +57,7 @@ export class ConversationList {
     });
     ui.list.addEventListener("keydown", (event) => this.listKeys(event));
     setInterval(() => this.tick(), TICK);
-    this.renderTabs();
+    this.render();
   }
 
   // --- loading -----------------------------------------------------------------

@@ -163,9 +163,6 @@ export function buildRow() {
   node.setAttribute("data-testid", "conversation-row");
   const top = el("span", "ac-row-top");
   top.appendChild(el("span", "ac-row-name"));
-  const badge = el("span", "ac-badge ac-verified", t("verified"));
-  badge.setAttribute("data-testid", "verified-badge");
-  top.appendChild(badge);
   top.appendChild(el("time", "ac-row-time"));
   const bottom = el("span", "ac-row-bottom");
   const preview = el("span", "ac-row-preview-wrap");
@@ -191,16 +188,22 @@ export function fillRow(node, row, tab, meId) {
   node.setAttribute("data-conversation-id", String(row.id));
   node.setAttribute("data-state", row.state || "");
   node.querySelector(".ac-row-name").textContent = v.name || t("visitor");
-  node.querySelector(".ac-verified").hidden = !v.verified;
+  // Only present when verified: a hidden badge would still be in the row's text.
+  const badge = node.querySelector(".ac-verified");
+  if (v.verified && !badge) {
+    const b = el("span", "ac-badge ac-verified", t("verified"));
+    b.setAttribute("data-testid", "verified-badge");
+    node.querySelector(".ac-row-name").after(b);
+  } else if (!v.verified && badge) badge.remove();
   const last = row.last_message;
   node.querySelector(".ac-row-author").textContent = authorPrefix(row, meId);
   node.querySelector(".ac-row-preview").textContent = last && last.text ? last.text : t("noPreview");
   node.classList.toggle("ac-row-empty", !(last && last.text));
   const unread = Math.max(0, Number(row.unread) || 0);
-  const badge = node.querySelector(".unread");
-  badge.textContent = String(unread);
-  badge.hidden = unread === 0;
-  badge.setAttribute("aria-label", t("unreadCount", { n: unread }));
+  const unreadBadge = node.querySelector(".unread");
+  unreadBadge.textContent = unread ? String(unread) : "";
+  unreadBadge.hidden = unread === 0;
+  unreadBadge.setAttribute("aria-label", t("unreadCount", { n: unread }));
   node.classList.toggle("ac-row-unread", unread > 0);
   const agentSlot = node.querySelector(".ac-row-agent");
   agentSlot.textContent = "";

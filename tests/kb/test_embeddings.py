@@ -1,0 +1,68 @@
+"""The OpenAI-compatible embeddings path, against the fake server over real HTTP."""
+
+import numpy as np
+import pytest
+
+from conversations.fake_llm import FakeLLMServer
+from kb.embeddings import OpenAIEmbedder, embedder_get, embedder_reset, embedder_status
+from kb.matching import kb_match
+from kb.models import EntryVector
+from tests.factories import EntryFactory, SiteFactory
+
+
+@pytest.fixture
+def fake_server():
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_embeddings(settings, fake_server):
+    settings.KB_EMBEDDINGS = "auto"
+    settings.OPENAI_EMBEDDINGS_MODEL = "fake-embed"
+    settings.OPENAI_EMBEDDINGS_BASE_URL = fake_server.base_url
+    embedder_reset()
+    return fake_server
+
+
+def test_model_setting_selects_the_openai_backend(openai_embeddings):
+    embedder = embedder_get()
+    assert isinstance(embedder, OpenAIEmbedder)
+    assert embedder_status() == "semantic: openai:fake-embed"
+    vectors = embedder.passages(["one", "two", "three"])
+    assert vectors.shape[0] == 3
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    paths = [r["path"] for r in openai_embeddings.requests]
+    assert paths == ["/v1/embeddings"]
+
+
+@pytest.mark.django_db
+def test_entry_vectors_come_from_the_endpoint(
+    openai_embeddings, django_capture_on_commit_callbacks
+):
+    site = SiteFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = EntryFactory(site=site, question="How long does shipping take?")
+    assert EntryVector.objects.get(entry=entry).backend == "openai:fake-embed"
+    result = kb_match(site=site, text="How long does shipping take?")
+    assert result.tiers == ("lexical", "semantic")
+    assert result.decision == "answer" and result.best.entry_id == entry.pk
+
+
+@pytest.mark.django_db
+def test_endpoint_down_falls_back_to_lexical(settings, fake_server):
+    site = SiteFactory()
+    EntryFactory(site=site, question="How long does shipping take?")
+    settings.OPENAI_EMBEDDINGS_MODEL = "fake-embed"
+    settings.OPENAI_EMBEDDINGS_BASE_URL = fake_server.base_url
+    embedder_reset()
+    fake_server.stop()
+    result = kb_match(site=site, text="how long does shipping take")
+    assert result.decision == "answer"
+
+
+def test_off_means_lexical_only(settings):
+    settings.KB_EMBEDDINGS = "off"
+    embedder_reset()
+    assert embedder_get() is None
+    assert "semantic off" in embedder_status()
