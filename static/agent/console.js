@@ -206,7 +206,8 @@ function onEvent(frame) {
       composer.setState(ev.state);
       break;
     case "agent.joined":
-      transcript.notice(t("joined", { name: (ev.agent && ev.agent.name) || t("someone") }));
+      // The server saves "Alice joined the conversation" as a system message,
+      // which arrives as its own `message` event: nothing more to draw.
       break;
     case "typing":
       if (ev.who !== "visitor") return;
