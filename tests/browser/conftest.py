@@ -38,55 +38,85 @@ class RunningProduct:
     log: Path
 
 
-@pytest.fixture(scope="module")
-def product(tmp_path_factory) -> Iterator[RunningProduct]:
-    """`manage.py serve --fake-llm` on embedded defaults (its own SQLite file), on free ports."""
-    folder = tmp_path_factory.mktemp("product")
-    port, demo_port = free_port(), free_port()
-    log = folder / "serve.log"
-    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
-    env = {key: value for key, value in os.environ.items() if key in keep}
-    env.update(
-        DJANGO_SETTINGS_MODULE="helpdesk.settings.local",
-        DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
-        PYTHONUNBUFFERED="1",
-    )
-    process = subprocess.Popen(
-        [
+class ProductProcess:
+    """`manage.py serve --fake-llm` on embedded defaults (its own SQLite file), on fixed ports,
+    so it can be stopped and started again under the same address."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port, self.demo_port = free_port(), free_port()
+        self.log = folder / "serve.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> RunningProduct:
+        return RunningProduct(
+            base=f"http://127.0.0.1:{self.port}",
+            demo=f"http://127.0.0.1:{self.demo_port}",
+            log=self.log,
+        )
+
+    def start(self) -> RunningProduct:
+        keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+        env = {key: value for key, value in os.environ.items() if key in keep}
+        env.update(
+            DJANGO_SETTINGS_MODULE="helpdesk.settings.local",
+            DATABASE_URL=f"sqlite:///{self.folder / 'db.sqlite3'}",
+            PYTHONUNBUFFERED="1",
+        )
+        command = [
             sys.executable,
             "manage.py",
             "serve",
             "--fake-llm",
             "--port",
-            str(port),
+            str(self.port),
             "--demo-port",
-            str(demo_port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
+            str(self.demo_port),
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.running.base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self.running
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(
+                    "the product did not start:\n" + self.log.read_text(errors="replace")[-4000:]
+                )
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the product did not start:\n" + log.read_text(errors="replace")[-4000:])
-        time.sleep(0.3)
-    yield RunningProduct(base=base, demo=f"http://127.0.0.1:{demo_port}", log=log)
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory) -> Iterator[RunningProduct]:
+    server = ProductProcess(tmp_path_factory.mktemp("product"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def restartable_product(tmp_path) -> Iterator[ProductProcess]:
+    server = ProductProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -95,3 +95,35 @@ def test_widget_page_refuses_to_be_framed_by_an_origin_the_site_does_not_allow(p
     assert (
         "frame-ancestors 'self' " in csp and product.demo in csp and "http://evil.test" not in csp
     )
+
+
+def test_offline_banner_and_unsent_messages_are_resent_after_the_server_returns(
+    page, restartable_product
+):
+    product = restartable_product.running
+    frame = open_widget(page, product)
+    send(frame, KB_QUESTION)
+    frame.locator('.hd-msg[data-author="bot"][data-source="kb"]').first.wait_for(timeout=15000)
+
+    restartable_product.stop()
+    banner = frame.locator('[data-testid="offline-banner"]')
+    banner.wait_for(state="visible", timeout=15000)
+    send(frame, "How do I reset my password?")
+    pending = frame.locator('.hd-msg[data-author="visitor"]').last
+    assert pending.get_attribute("data-message-id") is None, "not acked while the server is down"
+
+    restartable_product.start()
+    banner.wait_for(state="hidden", timeout=30000)
+    frame.locator(
+        '.hd-msg[data-author="visitor"][data-message-id]', has_text="How do I reset my password?"
+    ).wait_for(timeout=15000)
+    answer = frame.locator(
+        '.hd-msg[data-author="bot"][data-source="kb"] .hd-text', has_text="reset link"
+    )
+    answer.first.wait_for(timeout=15000)
+    # Saved exactly once, though the widget may have tried more than once.
+    page.reload()
+    frame = open_widget(page, product)
+    frame.locator(".hd-msg", has_text="reset link").first.wait_for(timeout=15000)
+    resent = frame.locator('.hd-msg[data-author="visitor"]', has_text="How do I reset my password?")
+    assert resent.count() == 1

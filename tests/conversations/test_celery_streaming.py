@@ -241,3 +241,30 @@ async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
         Message.objects.filter(conversation_id=ack["conversation_id"], author_kind="bot").count
     )()
     assert bot_messages == 0
+
+
+async def test_kb_edit_applies_to_the_next_reply_in_the_worker_without_restart(
+    site, celery_worker, llm_server
+):
+    from kb.models import Entry
+
+    async def grounding_for(question: str) -> str:
+        llm_server.clear_requests()
+        visitor, connected, _ = await open_visitor(site)
+        assert connected
+        await visitor.hello()
+        await visitor.say(question)
+        await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
+        await visitor.close()
+        (request,) = llm_server.requests
+        return request["body"]["messages"][1]["content"]
+
+    before = await grounding_for("could you gift wrap my order with a ribbon?")
+    assert "Yes, for $3 per parcel." in before
+
+    entry = await database_sync_to_async(Entry.objects.get)(question="Do you offer gift wrapping?")
+    entry.answer = "Yes, gift wrapping is now free."
+    await database_sync_to_async(entry.save)()
+
+    after = await grounding_for("could you gift wrap my order with a bow?")
+    assert "Yes, gift wrapping is now free." in after and "$3" not in after

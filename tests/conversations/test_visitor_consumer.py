@@ -370,3 +370,25 @@ async def test_visitor_details_come_from_hello_and_headers(site, transactional_d
     assert saved.page_url == "http://shop.test/boots" and saved.referrer == "https://search.test/"
     assert "Chrome/126.0" in saved.user_agent
     await visitor.close()
+
+
+async def test_identify_is_stored_as_unverified(site, visitor_factory):
+    from conversations.models import Visitor
+
+    visitor = await visitor_factory(site)
+    welcome = await visitor.hello()
+    await visitor.send(
+        {
+            "type": "identify",
+            "user_id": "u-42",
+            "email": "ada@example.com",
+            "name": "Ada",
+            "user_hash": "not-checked-yet",
+            "attributes": {"plan": "pro"},
+        }
+    )
+    await visitor.send({"type": "ping"})
+    assert (await visitor.receive())["type"] == "pong"
+    saved = await database_sync_to_async(Visitor.objects.get)(anonymous_id=welcome["visitor_id"])
+    assert (saved.external_id, saved.email, saved.name) == ("u-42", "ada@example.com", "Ada")
+    assert saved.attributes == {"plan": "pro"} and saved.identity_verified is False
