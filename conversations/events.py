@@ -125,6 +125,7 @@ class ErrorEvent(TypedDict):
     code: str
     detail: str
     client_id: NotRequired[str]
+    retry_after: NotRequired[int]
 
 
 class PongEvent(TypedDict):
@@ -217,10 +218,14 @@ def reply_end_event(
     return {"type": "reply.end", "reply_id": reply_id, "message": payload}
 
 
-def error_event(*, code: str, detail: str, client_id: str | None = None) -> ErrorEvent:
+def error_event(
+    *, code: str, detail: str, client_id: str | None = None, retry_after: int = 0
+) -> ErrorEvent:
     event: ErrorEvent = {"type": "error", "code": code, "detail": detail}
     if client_id:
         event["client_id"] = client_id
+    if retry_after:
+        event["retry_after"] = retry_after
     return event
 
 

@@ -19,7 +19,7 @@ from conversations import services
 from conversations.bot_messages import bot_text, language_of
 from conversations.dispatch import llm_reply_dispatch
 from conversations.models import Conversation, Message
-from conversations.selectors import site_has_online_agent
+from conversations.selectors import site_has_online_agent, site_llm_tokens_today
 from helpdesk.business_hours import business_hours_text, site_is_open
 from kb.matching import kb_match
 from kb.services import knowledge_gap_record
@@ -120,7 +120,16 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         [(c.entry_id, round(c.strict), round(c.loose)) for c in match.candidates],
     )
 
-    # 4. The LLM, after commit.
+    # 4. The LLM, after commit, unless the site spent its daily token budget.
+    if site.llm_daily_token_budget and (
+        site_llm_tokens_today(site_id=site.pk) >= site.llm_daily_token_budget
+    ):
+        services.conversation_escalate(
+            conversation_id=conversation.pk,
+            reason="daily LLM budget reached",
+            notice=bot_text("no_llm", language=language),
+        )
+        return _log(PipelineOutcome(tier="llm", decision="budget exhausted"), message)
     with transaction.atomic():
         reply_id = services.reply_pending_begin(conversation_id=conversation.pk)
         if reply_id is None:

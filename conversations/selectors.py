@@ -2,7 +2,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, Sum
+from django.utils import timezone
 
 from conversations.events import AgentRow, ConversationSummary, agent_message_payload, agent_row
 from conversations.models import CannedResponse, Conversation, Message, Visitor
@@ -116,6 +117,15 @@ def agent_get_or_create_for_user(*, user) -> Agent | None:
         user=user, defaults={"display_name": user.get_full_name() or user.get_username()}
     )
     return agent
+
+
+def site_llm_tokens_today(*, site_id: int) -> int:
+    """Prompt + reply tokens the site's LLM replies used since midnight UTC."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    totals = Message.objects.filter(
+        conversation__site_id=site_id, source=Message.Source.LLM, created_at__gte=midnight
+    ).aggregate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    return (totals["prompt"] or 0) + (totals["completion"] or 0)
 
 
 def site_has_online_agent(*, site_id: int) -> bool:

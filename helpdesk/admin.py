@@ -41,6 +41,7 @@ class SiteAdmin(admin.ModelAdmin):
                     "llm_max_tokens",
                     "llm_timeout_seconds",
                     "llm_first_token_timeout_seconds",
+                    "llm_daily_token_budget",
                 )
             },
         ),

@@ -76,6 +76,11 @@ class Site(models.Model):
         default=30, help_text="Whole reply must finish within this many seconds."
     )
     llm_first_token_timeout_seconds = models.PositiveIntegerField(default=10)
+    llm_daily_token_budget = models.PositiveIntegerField(
+        default=0,
+        help_text="LLM tokens (prompt + reply) this site may spend per day (UTC); past it the bot "
+        "hands new questions to humans. 0: no limit.",
+    )
     kb_match_threshold = models.FloatField(
         default=85.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import pipeline, selectors, services
+from conversations import limits, pipeline, selectors, services
 from conversations.broadcast import conversation_group, site_agents_group
 from conversations.consumers.frames import (
     FrameError,
@@ -27,11 +27,13 @@ from conversations.events import (
 )
 from conversations.models import Visitor
 from conversations.sweeper import sweeper_ensure_started
+from conversations.visitor_tokens import visitor_token_issue
 from helpdesk.models import Site
 
 logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
+RATE_LIMITED = 4429
 
 
 def _origin_of(url: str) -> str:
@@ -62,8 +64,13 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     visitor: Visitor | None
     conversation_id: int | None
 
+    def _ip(self) -> str | None:
+        client = self.scope.get("client") or [None]
+        return client[0]
+
     async def connect(self) -> None:
         self.visitor = None
+        self.socket_claimed_for: str | None = None
         self.conversation_id = None
         self.silencer = StreamSilencer()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -76,6 +83,16 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         self.site = site
         await self.accept()
         await sweeper_ensure_started()
+        verdict = await database_sync_to_async(limits.ip_connection_allowed)(ip_address=self._ip())
+        if not verdict.allowed:
+            await self.send_json(
+                error_event(
+                    code="rate_limited",
+                    detail="Too many connections from your network; try again shortly.",
+                    retry_after=verdict.retry_after,
+                )
+            )
+            await self.close(code=RATE_LIMITED)
 
     def _origins_allowed(self, site: Site, page_origin: str) -> bool:
         headers = dict(self.scope.get("headers", []))
@@ -88,6 +105,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         return socket_ok and page_ok
 
     async def disconnect(self, code: int) -> None:
+        if self.socket_claimed_for is not None:
+            await database_sync_to_async(limits.visitor_socket_release)(
+                visitor_key=self.socket_claimed_for
+            )
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(
                 conversation_group(self.conversation_id), self.channel_name
@@ -117,16 +138,17 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     async def on_hello(self, frame: dict[str, Any]) -> None:
         page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
         headers = dict(self.scope.get("headers", []))
-        client = self.scope.get("client") or [None]
         session = await database_sync_to_async(services.visitor_resume)(
             site=self.site,
             token=field_str(frame, "token", required=False, max_length=1000) or None,
             page=page,
             language=field_str(frame, "language", required=False, max_length=35),
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
-            ip_address=client[0],
+            ip_address=self._ip(),
             location=_location_from_headers(headers),
         )
+        if not await self._claim_socket(str(session.visitor.anonymous_id)):
+            return
         self.visitor = session.visitor
         if session.token_rejected:
             await self.send_json(
@@ -135,8 +157,13 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                     detail="The visitor token is not valid here; starting afresh.",
                 )
             )
+        await self._welcome_and_replay(
+            session.token, last_seen_id=field_int(frame, "last_seen_id", required=False)
+        )
+
+    async def _welcome_and_replay(self, token: str, *, last_seen_id: int) -> None:
         welcome, replay, conversation = await database_sync_to_async(self._welcome)(
-            session.token, field_int(frame, "last_seen_id", required=False)
+            token, last_seen_id
         )
         if conversation is not None:
             await self._follow(conversation.pk)
@@ -145,6 +172,26 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "message", "message": message})
         if conversation is not None:
             await self.send_json(state_event(conversation))
+
+    async def _claim_socket(self, visitor_key: str) -> bool:
+        if self.socket_claimed_for == visitor_key:
+            return True
+        if self.socket_claimed_for is not None:
+            await database_sync_to_async(limits.visitor_socket_release)(
+                visitor_key=self.socket_claimed_for
+            )
+            self.socket_claimed_for = None
+        if not await database_sync_to_async(limits.visitor_socket_claim)(visitor_key=visitor_key):
+            await self.send_json(
+                error_event(
+                    code="too_many_sockets",
+                    detail="This chat is open in too many tabs; close one and reload.",
+                )
+            )
+            await self.close(code=RATE_LIMITED)
+            return False
+        self.socket_claimed_for = visitor_key
+        return True
 
     def _welcome(self, token: str, last_seen_id: int):
         assert self.visitor is not None
@@ -193,6 +240,20 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_message(self, frame: dict[str, Any]) -> None:
         client_id, text = message_fields(frame)
+        verdict = await database_sync_to_async(limits.visitor_message_allowed)(
+            visitor_key=str(self.visitor.anonymous_id), ip_address=self._ip()
+        )
+        if not verdict.allowed:
+            await self.send_json(
+                error_event(
+                    code="rate_limited",
+                    detail=f"You are sending messages too fast; it will be sent in "
+                    f"{verdict.retry_after} s.",
+                    client_id=client_id,
+                    retry_after=verdict.retry_after,
+                )
+            )
+            return
         received = await database_sync_to_async(services.visitor_message_receive)(
             visitor=self.visitor, client_id=client_id, text=text
         )
@@ -237,9 +298,18 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         attributes = {
             key: frame.get(key) for key in ("user_id", "email", "name", "user_hash", "attributes")
         }
-        await database_sync_to_async(services.visitor_identify)(
+        identified = await database_sync_to_async(services.visitor_identify)(
             visitor=self.visitor, attributes=attributes
         )
+        if identified.switched:
+            # The same verified person seen before: continue as them, here too.
+            if not await self._claim_socket(str(identified.visitor.anonymous_id)):
+                return
+            self.visitor = identified.visitor
+            token = visitor_token_issue(
+                anonymous_id=identified.visitor.anonymous_id, site_id=self.site.pk
+            )
+            await self._welcome_and_replay(token, last_seen_id=0)
 
     async def on_history(self, frame: dict[str, Any]) -> None:
         conversation_id = field_int(frame, "conversation_id")

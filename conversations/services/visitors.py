@@ -1,5 +1,7 @@
 """Writes on the visitor's side: identity, their messages, what they have seen."""
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -160,16 +162,69 @@ def conversation_mark_seen(*, conversation_id: int, visitor: Visitor, message_id
     ).update(visitor_last_seen_id=message_id)
 
 
-def visitor_identify(*, visitor: Visitor, attributes: dict[str, Any]) -> Visitor:
-    """Store identity passed by the host page, as unverified (user_hash is not checked yet)."""
-    visitor.external_id = _clip(attributes.get("user_id"), 200) or visitor.external_id
+def identity_hash(*, secret: str, user_id: str) -> str:
+    """What the host site's server computes: HMAC-SHA256 of user_id with the Site's secret."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identified:
+    visitor: Visitor
+    verified: bool
+    switched: bool  # the visitor is now an earlier record of the same verified person
+
+
+@transaction.atomic
+def visitor_identify(*, visitor: Visitor, attributes: dict[str, Any]) -> Identified:
+    """Identity passed by the host page (Helpdesk.identify).
+
+    With a valid user_hash the identity is verified, and a verified person seen
+    before (another browser, another device) continues as that visitor, their
+    open conversation included. Without one the attributes are kept as
+    unverified: they never merge visitors and never overwrite a verified identity.
+    """
+    site = visitor.site
+    user_id = _clip(attributes.get("user_id"), 200)
+    user_hash = attributes.get("user_hash")
+    verified = bool(
+        user_id
+        and isinstance(user_hash, str)
+        and hmac.compare_digest(
+            identity_hash(secret=site.identity_secret, user_id=user_id), user_hash.strip().lower()
+        )
+    )
+    target, switched = visitor, False
+    if verified:
+        earlier = (
+            Visitor.objects.select_for_update()
+            .filter(site=site, external_id=user_id, identity_verified=True)
+            .exclude(pk=visitor.pk)
+            .order_by("created_at")
+            .first()
+        )
+        if earlier is not None:
+            _move_open_conversation(source=visitor, target=earlier)
+            target, switched = earlier, True
+        target.external_id = user_id
+        target.identity_verified = True
+    elif visitor.identity_verified:
+        return Identified(visitor=visitor, verified=False, switched=False)
+    else:
+        target.external_id = user_id or target.external_id
     email = _clip(attributes.get("email"), 254)
     if "@" in email:
-        visitor.email = email
-    visitor.name = _clip(attributes.get("name"), 200) or visitor.name
+        target.email = email
+    target.name = _clip(attributes.get("name"), 200) or target.name
     extra = attributes.get("attributes")
     if isinstance(extra, dict):
-        visitor.attributes = {str(k)[:100]: str(v)[:500] for k, v in list(extra.items())[:50]}
-    visitor.identity_verified = False
-    visitor.save()
-    return visitor
+        target.attributes = {str(k)[:100]: str(v)[:500] for k, v in list(extra.items())[:50]}
+    target.save()
+    return Identified(visitor=target, verified=verified, switched=switched)
+
+
+def _move_open_conversation(*, source: Visitor, target: Visitor) -> None:
+    """Bring the anonymous session's open conversation along, unless the person has one open."""
+    open_states = [Conversation.State.BOT, Conversation.State.WAITING, Conversation.State.HUMAN]
+    if Conversation.objects.filter(visitor=target, state__in=open_states).exists():
+        return
+    Conversation.objects.filter(visitor=source, state__in=open_states).update(visitor=target)

@@ -311,6 +311,16 @@ function onAck(a) {
 }
 
 function onError(e) {
+  if (e.client_id && e.code === "rate_limited") {
+    // Not refused for good: keep it in the outbox and send it again when allowed.
+    const item = store.outbox.find((entry) => entry.client_id === e.client_id);
+    transcript.setPendingNote?.(e.client_id, e.detail);
+    if (item) {
+      setTimeout(() => send({ type: "message", client_id: item.client_id, text: item.text }),
+        Math.max(1, Number(e.retry_after) || 5) * 1000);
+    }
+    return;
+  }
   if (e.client_id) {
     transcript.fail(e.client_id, e.detail);
     removeFromOutbox(e.client_id);

@@ -81,7 +81,12 @@ class VisitorClient:
 
 
 async def open_visitor(
-    site, *, origin: str = ORIGIN, page_origin: str | None = None, host: str = "helpdesk.test"
+    site,
+    *,
+    origin: str = ORIGIN,
+    page_origin: str | None = None,
+    host: str = "helpdesk.test",
+    client: tuple[str, int] | None = None,
 ) -> tuple[VisitorClient, bool, int | None]:
     page_origin = ORIGIN if page_origin is None else page_origin
     communicator = WebsocketCommunicator(
@@ -89,6 +94,8 @@ async def open_visitor(
         f"/ws/visitor/?site={site.public_key}&origin={page_origin}",
         headers=[(b"origin", origin.encode()), (b"host", host.encode())],
     )
+    if client is not None:
+        communicator.scope["client"] = list(client)
     connected, code = await communicator.connect(timeout=5)
     return VisitorClient(communicator), connected, code
 
