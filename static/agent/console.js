@@ -13,7 +13,7 @@ import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
 import { ReadTracker } from "./read.js";
 import { RowStore } from "./rows.js";
-import { Connection } from "./socket.js";
+import { Connection } from "../shared/socket.js";
 import { Transcript } from "./transcript.js";
 import { VisitorPanel } from "./visitor.js";
 

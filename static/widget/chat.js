@@ -6,7 +6,7 @@ import { language, localize, pickLanguage, setLanguage, t } from "./i18n.js";
 import { Composer } from "./composer.js";
 import { EarlierConversations } from "./history.js";
 import { dots } from "./render.js";
-import { Connection } from "./socket.js";
+import { Connection } from "../shared/socket.js";
 import { createStore } from "./store.js";
 import { Transcript } from "./transcript.js";
 

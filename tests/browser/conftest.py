@@ -133,10 +133,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    page = new_page(browser, width=1280, height=860)
+    yield page
+    page.context.close()
+
+
+def new_page(browser, *, width: int, height: int):
+    """A page in its own browser context (own cookies and storage) that records JS errors."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    return page

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, new_page
 from tests.browser.test_widget import open_widget, send
 
 pytestmark = pytest.mark.browser
@@ -15,13 +15,9 @@ SLOW_QUESTION = "What is your policy on repairs of worn-out hiking boots? [[tps:
 
 @pytest.fixture
 def agent_page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors  # type: ignore[attr-defined]
+    page = new_page(browser, width=1440, height=900)
     yield page
-    context.close()
+    page.context.close()
 
 
 def log_in(page, product) -> None:

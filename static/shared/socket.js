@@ -1,5 +1,6 @@
-// A WebSocket that keeps itself connected: exponential backoff with jitter,
-// keep-alive pings, and a watchdog for connections that died silently
+// A WebSocket that keeps itself connected, shared by the widget and the agent
+// console: exponential backoff with jitter, keep-alive pings, and a watchdog
+// for connections that died silently
 // (laptop sleep, NAT timeouts) where the browser never fires `close`.
 
 const BACKOFF_START = 500;
@@ -13,7 +14,7 @@ export class Connection {
    * @param {string} url
    * @param {{onOpen: Function, onFrame: Function, onClose: Function}} handlers
    *   onOpen() when the socket opens, onFrame(obj) for each JSON frame,
-   *   onClose() when it drops (a reconnect is already scheduled).
+   *   onClose(code) when it drops (a reconnect is already scheduled).
    */
   constructor(url, handlers) {
     this.url = url;
@@ -23,7 +24,6 @@ export class Connection {
     this.retryTimer = null;
     this.pingTimer = null;
     this.lastFrameAt = 0;
-    this.stopped = false;
 
     // Coming back online: no point waiting out a 10 s backoff.
     window.addEventListener("online", () => {
@@ -36,7 +36,6 @@ export class Connection {
   }
 
   connect() {
-    this.stopped = false;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     let ws;
@@ -67,9 +66,9 @@ export class Connection {
       }
     });
     // `error` is always followed by `close`; handling close alone is enough.
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
-      this.dropped();
+      this.dropped(event.code);
     });
   }
 
@@ -95,20 +94,20 @@ export class Connection {
       } catch (e) {
         /* ignore */
       }
-      this.handlers.onClose();
+      this.handlers.onClose(0);
     }
     this.connect();
   }
 
-  dropped() {
+  dropped(code) {
     this.ws = null;
     this.stopPings();
-    this.handlers.onClose();
+    this.handlers.onClose(code || 0);
     this.scheduleRetry();
   }
 
   scheduleRetry() {
-    if (this.stopped || this.retryTimer) return;
+    if (this.retryTimer) return;
     const base = Math.min(BACKOFF_MAX, BACKOFF_START * 2 ** this.attempt);
     this.attempt += 1;
     // Jitter in [base/2, base): a server restart must not be greeted by every
@@ -131,7 +130,7 @@ export class Connection {
         } catch (e) {
           /* ignore */
         }
-        this.dropped();
+        this.dropped(0);
         return;
       }
       this.send({ type: "ping" });
