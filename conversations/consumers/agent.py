@@ -5,7 +5,6 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from conversations import selectors, services
@@ -16,15 +15,15 @@ from conversations.broadcast import (
     presence_group,
     site_agents_group,
 )
+from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
     field_int,
     field_str,
-    frame_decode,
     message_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
-from conversations.events import agent_row, error_event
+from conversations.events import agent_row
 from conversations.models import Conversation
 from conversations.services import TransitionRefused
 from conversations.suggestions import SuggestionUnavailable, suggestion_stream
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 FORBIDDEN = 4403
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
+class AgentConsumer(FrameConsumer):
     agent: Agent
 
     async def connect(self) -> None:
@@ -80,22 +79,11 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 
     # --- frames in -------------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        frame: dict[str, Any] = {}
-        try:
-            frame = frame_decode(text_data, bytes_data)
-            handler = self.HANDLERS.get(frame["type"])
-            if handler is None:
-                raise FrameError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
-            await handler(self, frame)
-        except FrameError as error:
-            event = error_event(code=error.code, detail=error.detail, client_id=error.client_id)
-            if isinstance(frame.get("conversation_id"), int):
-                event["conversation_id"] = frame["conversation_id"]  # type: ignore[typeddict-unknown-key]
-            await self.send_json(event)
-        except Exception:
-            logger.exception("agent frame failed")
-            await self.send_json(error_event(code="server_error", detail="Something went wrong."))
+    def error_for(self, error: FrameError, frame: dict[str, Any]) -> dict[str, Any]:
+        event = super().error_for(error, frame)
+        if isinstance(frame.get("conversation_id"), int):
+            event["conversation_id"] = frame["conversation_id"]
+        return event
 
     async def _conversation(self, frame: dict[str, Any]) -> int:
         conversation_id = field_int(frame, "conversation_id")

@@ -5,16 +5,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from conversations import limits, pipeline, selectors, services
 from conversations.broadcast import conversation_group, site_agents_group
+from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
     field_int,
     field_str,
-    frame_decode,
     message_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
@@ -59,7 +58,7 @@ def _location_from_headers(headers: dict[bytes, bytes]) -> str:
     return ""
 
 
-class VisitorConsumer(AsyncJsonWebsocketConsumer):
+class VisitorConsumer(FrameConsumer):
     site: Site
     visitor: Visitor | None
     conversation_id: int | None
@@ -116,24 +115,9 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
 
     # --- frames in -------------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            frame = frame_decode(text_data, bytes_data)
-            handler = self.HANDLERS.get(frame["type"])
-            if handler is None:
-                raise FrameError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
-            if self.visitor is None and frame["type"] not in ("hello", "ping"):
-                raise FrameError("hello_required", "Send `hello` first.")
-            await handler(self, frame)
-        except FrameError as error:
-            await self.send_json(
-                error_event(code=error.code, detail=error.detail, client_id=error.client_id)
-            )
-        except Exception:
-            logger.exception("visitor frame failed")
-            await self.send_json(
-                error_event(code="server_error", detail="Something went wrong; try again.")
-            )
+    def check_frame(self, frame: dict[str, Any]) -> None:
+        if self.visitor is None and frame["type"] not in ("hello", "ping"):
+            raise FrameError("hello_required", "Send `hello` first.")
 
     async def on_hello(self, frame: dict[str, Any]) -> None:
         page = frame.get("page") if isinstance(frame.get("page"), dict) else {}

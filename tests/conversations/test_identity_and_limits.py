@@ -85,7 +85,11 @@ async def test_message_rate_limit_answers_rate_limited_and_the_socket_stays_usab
     assert refused["client_id"] == "late" and 0 < refused["retry_after"] <= 60
     await visitor.send({"type": "ping"})
     assert (await visitor.receive_until(lambda e: e["type"] == "pong"))[-1]["type"] == "pong"
-    count = await database_sync_to_async(Message.objects.filter(author_kind="visitor").count)()
+    count = await database_sync_to_async(
+        Message.objects.filter(
+            author_kind="visitor", conversation_id=acks[0]["conversation_id"]
+        ).count
+    )()
     assert count == 3, "a refused message is not saved (the widget resends it later)"
 
 

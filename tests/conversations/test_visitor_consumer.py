@@ -222,7 +222,8 @@ async def test_history_of_someone_elses_conversation_is_not_found(site, visitor_
     assert error["type"] == "error" and error["code"] == "not_found"
 
 
-async def test_sensitive_words_mask_block_and_escalate(site, visitor_factory, no_llm):
+async def test_sensitive_words_mask_block_and_escalate(site, visitor_factory, fake_llm):
+    # A working LLM: the only way to `waiting` here is the escalate word.
     await database_sync_to_async(SensitiveWordFactory)(
         word="idiot", action=SensitiveWord.Action.MASK
     )

@@ -1,0 +1,42 @@
+"""What both sockets share: decode a frame, dispatch it by type, and turn every
+refusal or failure into one `error` event on a socket that stays open."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conversations.consumers.frames import FrameError, frame_decode
+from conversations.events import error_event
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+
+class FrameConsumer(AsyncJsonWebsocketConsumer):
+    HANDLERS: ClassVar[dict[str, Handler]] = {}
+
+    def check_frame(self, frame: dict[str, Any]) -> None:
+        """Refuse a well-formed frame the socket is not ready for (raise FrameError)."""
+
+    def error_for(self, error: FrameError, frame: dict[str, Any]) -> dict[str, Any]:
+        return dict(error_event(code=error.code, detail=error.detail, client_id=error.client_id))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        frame: dict[str, Any] = {}
+        try:
+            frame = frame_decode(text_data, bytes_data)
+            handler = self.HANDLERS.get(frame["type"])
+            if handler is None:
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+            self.check_frame(frame)
+            await handler(self, frame)
+        except FrameError as error:
+            await self.send_json(self.error_for(error, frame))
+        except Exception:
+            logger.exception("%s frame failed", type(self).__name__)
+            await self.send_json(
+                error_event(code="server_error", detail="Something went wrong; try again.")
+            )
