@@ -5,6 +5,7 @@ and the knowledge-base context are separate `system` messages, the context
 fenced so instructions inside it read as data.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -38,6 +39,14 @@ def llm_client(*, timeout: float) -> AsyncOpenAI:
     )
 
 
+_FENCE_TAG = re.compile(r"</?\s*(?:kb|entry)\b[^>]*>", re.IGNORECASE)
+
+
+def _defused(text: str) -> str:
+    """Entry text cannot close (or open) the fence it sits in."""
+    return _FENCE_TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+
+
 def kb_context_block(entries: list[GroundingEntry]) -> str:
     if not entries:
         return (
@@ -51,7 +60,8 @@ def kb_context_block(entries: list[GroundingEntry]) -> str:
     ]
     for entry in entries:
         parts.append(
-            f'<entry id="{entry.entry_id}">\nQ: {entry.question}\nA: {entry.answer}\n</entry>'
+            f'<entry id="{entry.entry_id}">\nQ: {_defused(entry.question)}\n'
+            f"A: {_defused(entry.answer)}\n</entry>"
         )
     parts.append("</kb>")
     return "\n".join(parts)

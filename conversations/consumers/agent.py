@@ -18,6 +18,7 @@ from conversations.broadcast import (
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
+    field_bool,
     field_int,
     field_str,
     message_fields,
@@ -81,8 +82,9 @@ class AgentConsumer(FrameConsumer):
 
     def error_for(self, error: FrameError, frame: dict[str, Any]) -> dict[str, Any]:
         event = super().error_for(error, frame)
-        if isinstance(frame.get("conversation_id"), int):
-            event["conversation_id"] = frame["conversation_id"]
+        conversation_id = frame.get("conversation_id")
+        if isinstance(conversation_id, int) and not isinstance(conversation_id, bool):
+            event["conversation_id"] = conversation_id
         return event
 
     async def _conversation(self, frame: dict[str, Any]) -> int:
@@ -181,7 +183,7 @@ class AgentConsumer(FrameConsumer):
             "type": "typing",
             "who": "agent",
             "name": self.agent.display_name,
-            "active": bool(frame.get("active")),
+            "active": field_bool(frame, "active"),
         }
         await self.channel_layer.group_send(
             conversation_group(conversation_id), envelope(event, conversation_id=conversation_id)

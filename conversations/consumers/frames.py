@@ -27,6 +27,13 @@ def frame_decode(text_data: str | None, bytes_data: bytes | None) -> dict[str, A
         raise FrameError("invalid_json", "The frame is not valid JSON.") from exc
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("invalid_frame", "A frame is a JSON object with a string `type`.")
+    try:
+        # JSON may carry lone surrogates (\ud800) that no database or page can store.
+        json.dumps(frame, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FrameError(
+            "invalid_field", "The frame contains text that is not valid Unicode."
+        ) from exc
     return frame
 
 
@@ -40,6 +47,22 @@ def field_str(
         raise FrameError("invalid_field", f"`{name}` must be a string.")
     if len(value) > max_length:
         raise FrameError("too_long", f"`{name}` is longer than {max_length} characters.")
+    return value
+
+
+def field_bool(frame: dict[str, Any], name: str, *, default: bool = False) -> bool:
+    value = frame.get(name, default)
+    if not isinstance(value, bool):
+        raise FrameError("invalid_field", f"`{name}` must be true or false.")
+    return value
+
+
+def field_object(frame: dict[str, Any], name: str) -> dict[str, Any]:
+    value = frame.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FrameError("invalid_field", f"`{name}` must be an object.")
     return value
 
 

@@ -12,7 +12,9 @@ from conversations.broadcast import conversation_group, site_agents_group
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
+    field_bool,
     field_int,
+    field_object,
     field_str,
     message_fields,
 )
@@ -120,13 +122,20 @@ class VisitorConsumer(FrameConsumer):
             raise FrameError("hello_required", "Send `hello` first.")
 
     async def on_hello(self, frame: dict[str, Any]) -> None:
-        page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
+        # Every field is checked before anything is written: a refused hello
+        # must not have created a visitor or switched this socket to one.
+        token = field_str(frame, "token", required=False, max_length=1000) or None
+        language = field_str(frame, "language", required=False, max_length=35)
+        last_seen_id = field_int(frame, "last_seen_id", required=False)
+        page = field_object(frame, "page")
+        for key in ("url", "referrer", "title"):
+            field_str(page, key, required=False, max_length=2000)
         headers = dict(self.scope.get("headers", []))
         session = await database_sync_to_async(services.visitor_resume)(
             site=self.site,
-            token=field_str(frame, "token", required=False, max_length=1000) or None,
+            token=token,
             page=page,
-            language=field_str(frame, "language", required=False, max_length=35),
+            language=language,
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
             ip_address=self._ip(),
             location=_location_from_headers(headers),
@@ -141,9 +150,7 @@ class VisitorConsumer(FrameConsumer):
                     detail="The visitor token is not valid here; starting afresh.",
                 )
             )
-        await self._welcome_and_replay(
-            session.token, last_seen_id=field_int(frame, "last_seen_id", required=False)
-        )
+        await self._welcome_and_replay(session.token, last_seen_id=last_seen_id)
 
     async def _welcome_and_replay(self, token: str, *, last_seen_id: int) -> None:
         welcome, replay, conversation = await database_sync_to_async(self._welcome)(
@@ -249,14 +256,11 @@ class VisitorConsumer(FrameConsumer):
             )
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
+        active = field_bool(frame, "active")
+        preview = field_str(frame, "text", required=False, max_length=4000)[:500]
         if self.conversation_id is None:
             return
-        event = {
-            "type": "typing",
-            "who": "visitor",
-            "active": bool(frame.get("active")),
-            "text": field_str(frame, "text", required=False, max_length=4000)[:500],
-        }
+        event = {"type": "typing", "who": "visitor", "active": active, "text": preview}
         # Only agents watch the visitor type.
         await self.channel_layer.group_send(
             site_agents_group(self.site.pk),
@@ -264,11 +268,10 @@ class VisitorConsumer(FrameConsumer):
         )
 
     async def on_seen(self, frame: dict[str, Any]) -> None:
+        message_id = field_int(frame, "message_id")
         if self.conversation_id is not None:
             await database_sync_to_async(services.conversation_mark_seen)(
-                conversation_id=self.conversation_id,
-                visitor=self.visitor,
-                message_id=field_int(frame, "message_id"),
+                conversation_id=self.conversation_id, visitor=self.visitor, message_id=message_id
             )
 
     async def on_human_request(self, frame: dict[str, Any]) -> None:
@@ -279,9 +282,11 @@ class VisitorConsumer(FrameConsumer):
         )
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
-        attributes = {
-            key: frame.get(key) for key in ("user_id", "email", "name", "user_hash", "attributes")
+        attributes: dict[str, Any] = {
+            key: field_str(frame, key, required=False, max_length=500)
+            for key in ("user_id", "email", "name", "user_hash")
         }
+        attributes["attributes"] = field_object(frame, "attributes")
         identified = await database_sync_to_async(services.visitor_identify)(
             visitor=self.visitor, attributes=attributes
         )
