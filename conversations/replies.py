@@ -11,16 +11,21 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import openai
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
+from openai import AsyncOpenAI
 
 from conversations import services
 from conversations.bot_messages import bot_text
 from conversations.broadcast import CANCEL_HANDLER, conversation_event_publish, reply_control_group
 from conversations.events import reply_delta_event, reply_end_event, reply_start_event
+from conversations.leak_guard import LeakGuard
 from conversations.llm import GroundingEntry, llm_client, llm_configured, prompt_messages
 from conversations.models import Conversation, Message
 from conversations.selectors import conversation_recent_turns
+from conversations.services.llm_replies import REAPED_CANCEL_REASON
 from kb.filtering import Screener
 from kb.matching import kb_match
 
@@ -40,6 +45,7 @@ class ReplyContext:
     first_token_timeout: float
     messages: list[dict[str, str]]
     screener: Screener
+    leak_guard: LeakGuard
 
 
 @dataclass
@@ -90,6 +96,7 @@ def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext |
             system_prompt=site.system_prompt, grounding=grounding, turns=turns
         ),
         screener=Screener.for_site(site_id=site.pk),
+        leak_guard=LeakGuard.for_prompt(site.system_prompt),
     )
 
 
@@ -164,51 +171,110 @@ async def _stream_with_cancel(context: ReplyContext, layer, control: str) -> str
     return await _finished(context, state, started)
 
 
+# Waits before retrying a failed request: 0.3 s, then 0.6 s, ...
+RETRY_BACKOFF_SECONDS = 0.3
+
+
+def _retryable(error: BaseException) -> bool:
+    """A request that failed before the model said anything and may well work again."""
+    if isinstance(error, openai.APITimeoutError):
+        return False  # the client's timeout is the whole reply's: no time is left
+    if isinstance(error, openai.APIConnectionError):
+        return True  # refused, reset, dropped before any text
+    return isinstance(error, openai.APIStatusError) and (
+        error.status_code >= 500 or error.status_code == 429
+    )
+
+
 async def _stream(context: ReplyContext, state: StreamState) -> None:
+    """Stream the reply, retrying a failed request only while nothing has been shown.
+
+    Once a delta went out a retry would show the visitor the start of the
+    reply a second time (and a different one: models are not deterministic),
+    so from then on any failure goes to the fallback. The retries share the
+    first-token budget measured from the first attempt, so they never make
+    the visitor wait longer than a single stalled request would.
+    """
     if not llm_configured():
         raise LLMNotConfigured
     started = time.monotonic()
     client = llm_client(timeout=context.timeout)
     try:
-        stream = await asyncio.wait_for(
-            client.chat.completions.create(
-                model=context.model,
-                messages=context.messages,  # type: ignore[arg-type]
-                temperature=context.temperature,
-                max_tokens=context.max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-            ),
-            timeout=context.first_token_timeout,
-        )
-        chunks = aiter(stream)
-        holdback = context.screener.holdback
+        retries = 0
         while True:
-            if state.first_token_at is None:
-                budget = context.first_token_timeout - (time.monotonic() - started)
-            else:
-                budget = context.timeout - (time.monotonic() - started)
-            if budget <= 0:
-                raise TimeoutError("LLM reply exceeded its time limit")
             try:
-                chunk = await asyncio.wait_for(anext(chunks), timeout=budget)
-            except StopAsyncIteration:
-                break
-            if chunk.usage is not None:
-                state.prompt_tokens = chunk.usage.prompt_tokens
-                state.completion_tokens = chunk.usage.completion_tokens
-            piece = chunk.choices[0].delta.content if chunk.choices else None
-            if not piece:
-                continue
-            if state.first_token_at is None:
-                state.first_token_at = time.monotonic()
-            state.raw += piece
-            await _emit(context, state, upto=len(state.raw) - holdback)
-        if not state.raw.strip():
-            raise EmptyReply
-        await _emit(context, state, upto=len(state.raw))
+                await _stream_attempt(context, state, client, started)
+                return
+            except Exception as error:
+                backoff = RETRY_BACKOFF_SECONDS * 2**retries
+                if (
+                    state.seq > 0
+                    or not _retryable(error)
+                    or retries >= settings.LLM_RETRIES_BEFORE_FIRST_TOKEN
+                    or time.monotonic() - started + backoff >= context.first_token_timeout
+                ):
+                    raise
+                retries += 1
+                logger.info(
+                    "tier=llm decision=retry attempt=%s error=%r conversation=%s reply=%s",
+                    retries + 1,
+                    error,
+                    context.conversation_id,
+                    context.reply_id,
+                )
+                # Text held back by the filter was never shown: start afresh.
+                state.raw = ""
+                state.first_token_at = None
+                state.prompt_tokens = state.completion_tokens = None
+                await asyncio.sleep(backoff)
     finally:
         await client.close()
+
+
+async def _stream_attempt(
+    context: ReplyContext, state: StreamState, client: AsyncOpenAI, started: float
+) -> None:
+    stream = await asyncio.wait_for(
+        client.chat.completions.create(
+            model=context.model,
+            messages=context.messages,  # type: ignore[arg-type]
+            temperature=context.temperature,
+            max_tokens=context.max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+        ),
+        timeout=context.first_token_timeout - (time.monotonic() - started),
+    )
+    chunks = aiter(stream)
+    holdback = context.screener.holdback
+    while True:
+        if state.first_token_at is None:
+            budget = context.first_token_timeout - (time.monotonic() - started)
+        else:
+            budget = context.timeout - (time.monotonic() - started)
+        if budget <= 0:
+            raise TimeoutError("LLM reply exceeded its time limit")
+        try:
+            chunk = await asyncio.wait_for(anext(chunks), timeout=budget)
+        except StopAsyncIteration:
+            break
+        if chunk.usage is not None:
+            state.prompt_tokens = chunk.usage.prompt_tokens
+            state.completion_tokens = chunk.usage.completion_tokens
+        piece = chunk.choices[0].delta.content if chunk.choices else None
+        if not piece:
+            continue
+        if state.first_token_at is None:
+            state.first_token_at = time.monotonic()
+        state.raw += piece
+        await _emit(
+            context,
+            state,
+            upto=len(state.raw) - max(holdback, context.leak_guard.holdback(state.raw)),
+        )
+    if not state.raw.strip():
+        raise EmptyReply
+    await _emit(context, state, upto=len(state.raw))
 
 
 async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None:
@@ -216,6 +282,9 @@ async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None
     screened = context.screener.screen(state.raw)
     if screened.action in ("block", "escalate"):
         raise OutputBlocked(", ".join(screened.matches))
+    leak = context.leak_guard.leaked(state.raw)
+    if leak:
+        raise OutputBlocked(leak)
     if upto <= state.emitted:
         return
     piece = screened.text[state.emitted : upto]
@@ -274,7 +343,8 @@ async def _cancelled(context: ReplyContext, state: StreamState, *, reason: str) 
             text=state.shown_text,
             interrupted=True,
         )
-    if message is None:
+    # After a reap the watchdog already ended the reply on every screen.
+    if message is None and reason != REAPED_CANCEL_REASON:
         await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
     logger.info(
         "tier=llm decision=cancelled reason=%s conversation=%s reply=%s saved=%s",

@@ -11,6 +11,15 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
+    # Never stream a reply twice: a second run would repeat text the visitor
+    # already saw. reject_on_worker_lost=False overrides the project-wide True
+    # so that when the process running a stream dies, the worker acknowledges
+    # the message instead of requeuing it. A worker killed outright (SIGKILL,
+    # OOM) cannot acknowledge anything: the Redis transport hands the message
+    # out again, but only after its visibility timeout (an hour by default),
+    # when reap_stale_replies has long since failed the reply to the
+    # fallback, so that late copy finds its reply id stale and does nothing.
+    # The watchdog, never a redelivery, recovers a reply whose worker was lost.
     acks_late=True,
     reject_on_worker_lost=False,
     # The longest a Site may allow a reply, plus time to save it.
@@ -39,3 +48,20 @@ def close_idle_conversations() -> int:
     if closed:
         logger.info("closed %s idle conversations: %s", len(closed), closed)
     return len(closed)
+
+
+@shared_task(
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=2,
+    # Beat sends this every few seconds: a slow run must not pile up behind itself.
+    soft_time_limit=20,
+    time_limit=30,
+    ignore_result=True,
+)
+def reap_stale_replies() -> int:
+    """The watchdog for replies whose worker died mid-stream: fallback, and wait for a human."""
+    reaped = services.replies_reap_stale()
+    if reaped:
+        logger.warning("reaped %s replies whose streamer was lost: %s", len(reaped), reaped)
+    return len(reaped)

@@ -14,7 +14,12 @@ from conversations.services.agents import (
     conversation_mark_read_by_agents,
 )
 from conversations.services.common import bot_message_create, system_message_create
-from conversations.services.llm_replies import llm_reply_fail, llm_reply_save, reply_pending_begin
+from conversations.services.llm_replies import (
+    llm_reply_fail,
+    llm_reply_save,
+    replies_reap_stale,
+    reply_pending_begin,
+)
 from conversations.services.ownership import (
     Assignment,
     TransitionRefused,
@@ -29,9 +34,11 @@ from conversations.services.ownership import (
 )
 from conversations.services.visitors import (
     BLOCKED_TEXT,
+    Identified,
     ReceivedMessage,
     VisitorSession,
     conversation_mark_seen,
+    identity_hash,
     visitor_identify,
     visitor_message_receive,
     visitor_resume,
@@ -41,6 +48,7 @@ __all__ = [
     "BLOCKED_TEXT",
     "AgentPost",
     "Assignment",
+    "Identified",
     "ReceivedMessage",
     "TransitionRefused",
     "VisitorSession",
@@ -60,8 +68,10 @@ __all__ = [
     "conversation_take_over",
     "conversation_transfer",
     "conversations_close_idle",
+    "identity_hash",
     "llm_reply_fail",
     "llm_reply_save",
+    "replies_reap_stale",
     "reply_pending_begin",
     "system_message_create",
     "visitor_identify",

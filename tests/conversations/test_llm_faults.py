@@ -45,11 +45,13 @@ async def test_connection_refused(site, visitor_factory, settings):
 
 
 @pytest.mark.parametrize("mode", ["http_500", "http_429"])
-async def test_http_errors(site, visitor_factory, fake_llm, mode):
+async def test_http_errors(site, visitor_factory, fake_llm, mode, settings):
+    # One retry (before any text was shown) fits the 1 s first-token limit with room to spare.
+    settings.LLM_RETRIES_BEFORE_FIRST_TOKEN = 1
     fake_llm.configure(mode=mode)
     result = await ask_and_expect_fallback(visitor_factory, site, language="zh-CN")
     assert "同事" in result["end"]["message"]["text"]
-    assert len(fake_llm.requests) == 1
+    assert len(fake_llm.requests) == 2
 
 
 async def test_stall_before_first_token_hits_the_first_token_timeout(

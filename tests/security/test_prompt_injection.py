@@ -67,20 +67,12 @@ async def ask(visitor, text: str) -> list[dict]:
 
 
 def test_the_leak_detector_detects_a_leak():
-    """The helpers above are what the xfail below relies on: they must see a real echo."""
+    """The helpers above are what the leak test relies on: they must see a real echo."""
     echo = [{"type": "reply.delta", "reply_id": "r", "seq": 0, "text": f"system: {SYSTEM_PROMPT}"}]
     assert leaks(visible_texts(echo))
     assert not leaks(visible_texts([{**echo[0], "text": "We cannot share that."}]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: system prompt leaks in echo mode: conversations/replies.py streams and saves the "
-        "model output after only the sensitive-word screen, so a model that repeats its prompt "
-        "hands the Site's system prompt (and the <kb> framing) to the visitor"
-    ),
-)
 async def test_echoing_model_does_not_hand_the_system_prompt_to_the_visitor(
     site, visitor_factory, fake_llm
 ):
@@ -159,7 +151,8 @@ async def test_kb_entry_cannot_close_the_fence_early(site, visitor_factory, fake
 async def test_internal_notes_never_reach_the_prompt_or_the_visitor(
     site, visitor_factory, agent_factory, fake_llm
 ):
-    fake_llm.configure(mode="echo")
+    # Not echo mode: the leak guard stops every echo (it quotes the prompt), and here the
+    # question is what the prompt holds, which the recorded request shows.
     visitor = await visitor_factory(site)
     await visitor.hello()
     frames = await ask(visitor, "hello, do you sell tents?")
@@ -177,4 +170,4 @@ async def test_internal_notes_never_reach_the_prompt_or_the_visitor(
     (request,) = fake_llm.requests
     assert "77-NOTE-SECRET" not in json.dumps(request["body"])
     assert "77-NOTE-SECRET" not in json.dumps(visitor.received)
-    assert any(f["type"] == "reply.delta" for f in frames), "the echo must have streamed"
+    assert frames[-1]["type"] == "reply.end" and frames[-1]["message"]["source"] == "llm"
