@@ -166,3 +166,94 @@ async def agent_factory(transactional_db) -> AsyncIterator:
     yield factory
     for client in clients:
         await client.close()
+
+
+class CeleryWorker:
+    """A real `celery worker --pool threads` subprocess on the test database and Redis."""
+
+    def __init__(self, *, llm_base_url: str, log, concurrency: int, name: str) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+        from pathlib import Path
+
+        from django.db import connection
+
+        base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
+            "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+            "HELPDESK_LLM_RUNNER": "celery",
+            "OPENAI_BASE_URL": llm_base_url,
+            "OPENAI_API_KEY": "test-key",
+        }
+        command = [
+            sys.executable, "-m", "celery", "--app", "helpdesk", "worker", "--pool", "threads",
+            "--concurrency", str(concurrency), "--loglevel", "INFO",
+            "--hostname", f"{name}-{os.getpid()}@%h",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while b"ready." not in log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail("worker did not start:\n" + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        _wait_for_worker_sessions_to_end()
+
+
+def _wait_for_worker_sessions_to_end() -> None:
+    """PostgreSQL ends a dead client's session asynchronously; the test DB is dropped next."""
+    import time
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def start_celery_worker(transactional_db, settings, tmp_path):
+    """Start real workers for this test (the in-process code dispatches to them)."""
+    settings.HELPDESK_LLM_RUNNER = "celery"
+    workers: list[CeleryWorker] = []
+
+    def start(*, llm_base_url: str, concurrency: int = 200, name: str = "worker") -> CeleryWorker:
+        worker = CeleryWorker(
+            llm_base_url=llm_base_url,
+            log=tmp_path / f"{name}-{len(workers)}.log",
+            concurrency=concurrency,
+            name=name,
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

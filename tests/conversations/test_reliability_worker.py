@@ -7,9 +7,6 @@ fake OpenAI-compatible server) and checks what the visitor sees.
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -17,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
 from django.utils import timezone
 
 from conversations import services
@@ -139,11 +135,6 @@ async def test_embedded_mode_reaps_on_a_timer_in_process():
 # --- a real worker, SIGKILLed mid-stream ----------------------------------------------
 
 
-def database_url_for_test_db() -> str:
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    return f"{base}/{connection.settings_dict['NAME']}"
-
-
 @pytest.fixture
 def llm_server():
     with FakeLLMServer() as server:
@@ -151,67 +142,10 @@ def llm_server():
 
 
 @pytest.fixture
-def celery_worker(transactional_db, llm_server, settings, tmp_path):
-    settings.HELPDESK_LLM_RUNNER = "celery"
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
-        "DATABASE_URL": database_url_for_test_db(),
-        "HELPDESK_LLM_RUNNER": "celery",
-        "OPENAI_BASE_URL": llm_server.base_url,
-        "OPENAI_API_KEY": "test-key",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--app",
-            "helpdesk",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "20",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"doomed-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("worker did not start:\n" + log.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
-    yield process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    _wait_for_worker_sessions_to_end()
-
-
-def _wait_for_worker_sessions_to_end() -> None:
-    """PostgreSQL ends a dead client's session asynchronously; the test DB is dropped next."""
-    with connection.cursor() as cursor:
-        for _ in range(50):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0] == 0:
-                return
-            time.sleep(0.1)
+def celery_worker(start_celery_worker, llm_server):
+    return start_celery_worker(
+        llm_base_url=llm_server.base_url, concurrency=20, name="doomed"
+    ).process
 
 
 @pytest.mark.integration
