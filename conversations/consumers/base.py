@@ -6,11 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
 from conversations.consumers.frames import FrameError, frame_decode
 from conversations.events import error_event
 
 logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_SECONDS = 5
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
@@ -35,6 +38,19 @@ class FrameConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, frame)
         except FrameError as error:
             await self.send_json(self.error_for(error, frame))
+        except (RedisError, ConnectionError, OSError):
+            # Redis (cache, channel layer) is down: nothing of this frame was kept, and
+            # the client is told so for this very message, to send it again shortly.
+            logger.warning("%s frame refused: a dependency is unavailable", type(self).__name__)
+            client_id = frame.get("client_id")
+            await self.send_json(
+                error_event(
+                    code="unavailable",
+                    detail="The service is briefly unavailable; it will be sent again.",
+                    client_id=client_id if isinstance(client_id, str) else None,
+                    retry_after=UNAVAILABLE_RETRY_SECONDS,
+                )
+            )
         except Exception:
             logger.exception("%s frame failed", type(self).__name__)
             await self.send_json(

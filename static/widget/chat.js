@@ -311,7 +311,7 @@ function onAck(a) {
 }
 
 function onError(e) {
-  if (e.client_id && e.code === "rate_limited") {
+  if (e.client_id && (e.code === "rate_limited" || e.code === "unavailable")) {
     // Not refused for good: keep it in the outbox and send it again when allowed.
     const item = store.outbox.find((entry) => entry.client_id === e.client_id);
     transcript.setPendingNote?.(e.client_id, e.detail);
