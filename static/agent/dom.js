@@ -3,7 +3,10 @@
 // through textContent / text nodes, and <a> elements whose href was parsed
 // and checked to be http(s) here. Never innerHTML.
 
+import { appendLinkified, setText } from "../shared/text.js";
 import { language, t } from "./i18n.js";
+
+export { appendLinkified, setText };
 
 /** document.createElement with an optional class and text. */
 export function el(tag, className, text) {
@@ -122,56 +125,6 @@ export function relativeTime(iso) {
   return shortDuration(ms);
 }
 
-// Full-width CJK punctuation ends a URL too.
-const URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/g;
-const TRAILING = ".,)!?;:]";
-
-function trimUrl(raw) {
-  let url = raw;
-  while (url && TRAILING.includes(url[url.length - 1])) {
-    const last = url[url.length - 1];
-    if (last === ")" && url.split("(").length > url.split(")").length - 1) break;
-    url = url.slice(0, -1);
-  }
-  return url;
-}
-
-/** Appends `text` to `parent` as text nodes, with absolute http(s) URLs as links. */
-export function appendLinkified(parent, text) {
-  let pos = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    const url = trimUrl(match[0]);
-    let href = null;
-    try {
-      const u = new URL(url);
-      if (u.protocol === "http:" || u.protocol === "https:") href = u.href;
-    } catch (e) {
-      href = null;
-    }
-    if (!href) continue;
-    if (match.index > pos) parent.appendChild(document.createTextNode(text.slice(pos, match.index)));
-    const a = document.createElement("a");
-    a.href = href;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer nofollow";
-    a.textContent = url;
-    parent.appendChild(a);
-    pos = match.index + url.length;
-  }
-  if (pos < text.length) parent.appendChild(document.createTextNode(text.slice(pos)));
-}
-
-/**
- * Replaces the contents of a bubble's text node. Visitor text stays plain
- * (a visitor's link is not made clickable for the agent); bot and agent
- * text gets its http(s) URLs linked.
- */
-export function setText(node, text, author) {
-  node.textContent = "";
-  const value = String(text == null ? "" : text);
-  if (author === "visitor") node.textContent = value;
-  else appendLinkified(node, value);
-}
 
 /** Removes every child of `node`. */
 export function clear(node) {

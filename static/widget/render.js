@@ -2,7 +2,10 @@
 // ever reaches the page through textContent / text nodes and <a> elements
 // whose href has been parsed and checked here. Never innerHTML.
 
+import { appendLinkified, setText } from "../shared/text.js";
 import { t } from "./i18n.js";
+
+export { appendLinkified, setText };
 
 /** document.createElement with an optional class and text. */
 export function el(tag, className, text) {
@@ -48,57 +51,6 @@ export function formatDate(iso, lang) {
   }
 }
 
-// Full-width CJK punctuation ends a URL too: Chinese text rarely puts a space
-// between a link and the following "。".
-const URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/g;
-const TRAILING = ".,)!?;:]";
-
-function trimUrl(raw) {
-  let url = raw;
-  while (url && TRAILING.includes(url[url.length - 1])) {
-    const last = url[url.length - 1];
-    // Keep a closing paren that belongs to the URL (wiki/Foo_(bar)).
-    if (last === ")" && url.split("(").length > url.split(")").length - 1) break;
-    url = url.slice(0, -1);
-  }
-  return url;
-}
-
-function safeHref(candidate) {
-  try {
-    const u = new URL(candidate);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch (e) {
-    return null;
-  }
-}
-
-/** Appends `text` to `parent` as text nodes, with http(s) URLs as links. */
-export function appendLinkified(parent, text) {
-  let pos = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    const url = trimUrl(match[0]);
-    const href = url && safeHref(url);
-    if (!href) continue;
-    if (match.index > pos) parent.appendChild(document.createTextNode(text.slice(pos, match.index)));
-    const a = document.createElement("a");
-    a.href = href;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer nofollow";
-    a.textContent = url;
-    parent.appendChild(a);
-    pos = match.index + url.length;
-  }
-  if (pos < text.length) parent.appendChild(document.createTextNode(text.slice(pos)));
-}
-
-/** Replaces the contents of a bubble's .hd-text. Visitor text is never linkified. */
-export function setText(textEl, text, author) {
-  textEl.textContent = "";
-  const value = String(text == null ? "" : text);
-  if (author === "visitor") textEl.textContent = value;
-  else appendLinkified(textEl, value);
-}
 
 function metaLabel(message) {
   if (message.author === "bot") return message.source === "kb" ? t("kb") : t("ai");
