@@ -15,8 +15,11 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Strong references: the event loop only keeps weak ones to running tasks.
-_inline_tasks: set[asyncio.Task] = set()
+# Strong references (the event loop only keeps weak ones to running tasks),
+# with the (conversation_id, reply_id) each one streams, for the shutdown drain.
+_inline_tasks: dict[asyncio.Task, tuple[int, str]] = {}
+
+SHUTDOWN_REASON = "web process shut down mid-reply"
 
 
 def llm_reply_dispatch(*, conversation_id: int, reply_id: str) -> None:
@@ -59,9 +62,13 @@ def _spawn(conversation_id: int, reply_id: str) -> None:
         llm_reply_stream(conversation_id=conversation_id, reply_id=reply_id),
         context=contextvars.Context(),
     )
-    _inline_tasks.add(task)
-    task.add_done_callback(_inline_tasks.discard)
+    _inline_tasks[task] = (conversation_id, reply_id)
+    task.add_done_callback(_forget)
     task.add_done_callback(_log_failure)
+
+
+def _forget(task: asyncio.Task) -> None:
+    _inline_tasks.pop(task, None)
 
 
 def _log_failure(task: asyncio.Task) -> None:
@@ -73,3 +80,40 @@ def _run_private_loop(conversation_id: int, reply_id: str) -> None:
     from conversations.replies import llm_reply_stream
 
     asyncio.run(llm_reply_stream(conversation_id=conversation_id, reply_id=reply_id))
+
+
+async def inline_replies_drain(*, grace_seconds: float) -> int:
+    """Before this process exits: let its replies finish, hand the rest over.
+
+    Replies streamed by a Celery worker are the worker's business (its warm
+    shutdown waits for them). Those streamed on this loop would die with the
+    process and leave the visitor watching a half-written reply until the
+    stale-reply watchdog notices; instead each gets up to `grace_seconds` to
+    finish, and any still running is stopped and failed to the fallback, so
+    the conversation waits for a human at once. Returns how many were handed over.
+    """
+    from channels.db import database_sync_to_async
+
+    from conversations.services import llm_reply_abandon
+
+    streaming = dict(_inline_tasks)
+    if not streaming:
+        return 0
+    logger.info("shutdown: waiting up to %.1fs for %s LLM replies", grace_seconds, len(streaming))
+    _, unfinished = await asyncio.wait(streaming, timeout=grace_seconds)
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    handed_over = 0
+    for task in unfinished:
+        conversation_id, reply_id = streaming[task]
+        message = await database_sync_to_async(llm_reply_abandon)(
+            conversation_id=conversation_id, reply_id=reply_id, reason=SHUTDOWN_REASON
+        )
+        handed_over += message is not None
+    logger.warning(
+        "shutdown: %s LLM replies finished, %s handed over to the fallback",
+        len(streaming) - len(unfinished),
+        handed_over,
+    )
+    return handed_over

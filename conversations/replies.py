@@ -158,7 +158,16 @@ async def _stream_with_cancel(context: ReplyContext, layer, control: str) -> str
     )
     stream_task = asyncio.create_task(_stream(context, state))
     cancel_task = asyncio.create_task(_wait_for_cancel(layer, control, context.reply_id))
-    done, _ = await asyncio.wait({stream_task, cancel_task}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        done, _ = await asyncio.wait(
+            {stream_task, cancel_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+    except asyncio.CancelledError:
+        # asyncio.wait leaves its tasks running: stop them with us (shutdown drain).
+        stream_task.cancel()
+        cancel_task.cancel()
+        await asyncio.gather(stream_task, cancel_task, return_exceptions=True)
+        raise
     if cancel_task in done:
         stream_task.cancel()
         await asyncio.gather(stream_task, return_exceptions=True)

@@ -17,6 +17,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from helpdesk.graceful_shutdown import daphne_drain_install  # noqa: E402
 from helpdesk.routing import websocket_router  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -25,3 +26,5 @@ application = ProtocolTypeRouter(
         "websocket": websocket_router(),
     }
 )
+
+daphne_drain_install()

@@ -15,6 +15,7 @@ from conversations.services.agents import (
 )
 from conversations.services.common import bot_message_create, system_message_create
 from conversations.services.llm_replies import (
+    llm_reply_abandon,
     llm_reply_fail,
     llm_reply_save,
     replies_reap_stale,
@@ -69,6 +70,7 @@ __all__ = [
     "conversation_transfer",
     "conversations_close_idle",
     "identity_hash",
+    "llm_reply_abandon",
     "llm_reply_fail",
     "llm_reply_save",
     "replies_reap_stale",

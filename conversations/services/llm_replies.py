@@ -135,6 +135,26 @@ def llm_reply_fail(
     return message
 
 
+def llm_reply_abandon(*, conversation_id: int, reply_id: str, reason: str) -> Message | None:
+    """The streamer is going away (its process shuts down): hand the reply over now.
+
+    The visitor gets the fallback and the conversation waits for a human at
+    once, rather than after the stale-reply watchdog's timeout. None if the
+    reply is no longer the pending one (it finished, or a human took over).
+    """
+    languages = Conversation.objects.filter(pk=conversation_id).values_list(
+        "visitor__language", flat=True
+    )
+    if not languages:
+        return None  # deleted meanwhile: nobody to hand over to
+    return llm_reply_fail(
+        conversation_id=conversation_id,
+        reply_id=reply_id,
+        reason=reason,
+        fallback_text=bot_text("fallback", language=languages[0]),
+    )
+
+
 def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
     """Fail every pending reply older than its Site's limit: whatever streamed it is gone.
 

@@ -197,6 +197,10 @@ OPENAI_EMBEDDINGS_API_KEY: str = env.str("OPENAI_EMBEDDINGS_API_KEY", default=""
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="helpdesk-demo")
 
 AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=15.0)
+# On SIGTERM a web process lets the LLM replies it streams run this long,
+# then hands the rest over (fallback + waiting). Keep it below the
+# orchestrator's stop timeout (compose: stop_grace_period).
+SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
 # --- Visitors ------------------------------------------------------------------
 VISITOR_TOKEN_MAX_AGE_DAYS = env.int("VISITOR_TOKEN_MAX_AGE_DAYS", default=365)
