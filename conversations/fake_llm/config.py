@@ -30,6 +30,7 @@ MODES: tuple[str, ...] = (
     "stall_mid_stream",
     "malformed",
     "disconnect",
+    "stamp",
 )
 
 MARKER_RE = re.compile(r"\[\[(\w+):([^\]]+)\]\]")

@@ -356,7 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             if index:
                 self._pause(_interval(config))
-            self._event(completion.chunk({"content": pieces[index]}))
+            # stamp: each piece is its own send time (epoch seconds), so a load
+            # generator on this machine can tell how long the rest of the path took.
+            piece = f"{time.time():.6f} " if mode == "stamp" else pieces[index]
+            self._event(completion.chunk({"content": piece}))
         self._event(completion.chunk({}, finish_reason="stop"))
         if completion.include_usage:
             self._event(completion.usage_chunk())

@@ -46,8 +46,14 @@ def kb_match_many(*, site: Site, texts: list[str]) -> list[MatchResult]:
     index = site_indexes.get(site.pk)
     thresholds = site_thresholds(site)
     embedder = embedder_get() if index.semantic is not None else None
-    wanted = [p for p, text in enumerate(texts) if tokenize_for_matching(text)]
     vectors: dict[int, np.ndarray] = {}
+    wanted = [
+        p
+        for p, text in enumerate(texts)
+        if embedder is not None
+        and tokenize_for_matching(text)
+        and not index.lexically_certain(text=text, thresholds=thresholds)
+    ]
     if embedder is not None and wanted:
         try:
             rows = query_vectors(embedder, [texts[p] for p in wanted])

@@ -172,6 +172,19 @@ class MatcherIndex:
         np.maximum.at(best, self._lexical_owner, scores)
         return best
 
+    def lexically_certain(self, *, text: str, thresholds: Thresholds) -> bool:
+        """The text is one of the stored phrasings, near enough letter for letter.
+
+        The hybrid rule answers such a text whatever its vector says (a lexical
+        score >= LEXICAL_EXACT is its own confidence), so the query vector, the
+        costly part of a match (~25 ms on a CPU), can be skipped: this is the
+        repeated question answered at once.
+        """
+        query = tokenize_for_matching(text)
+        if not query or not self.entries or thresholds.answer > LEXICAL_EXACT:
+            return False
+        return float(self.lexical_scores(query).max()) >= LEXICAL_EXACT
+
     def match(
         self, *, text: str, thresholds: Thresholds, query_vector: np.ndarray | None = None
     ) -> MatchResult:
