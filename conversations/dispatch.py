@@ -92,9 +92,8 @@ async def inline_replies_drain(*, grace_seconds: float) -> int:
     finish, and any still running is stopped and failed to the fallback, so
     the conversation waits for a human at once. Returns how many were handed over.
     """
-    from channels.db import database_sync_to_async
-
     from conversations.services import llm_reply_abandon
+    from helpdesk.db_async import database_sync_to_async
 
     streaming = dict(_inline_tasks)
     if not streaming:

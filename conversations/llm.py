@@ -6,10 +6,12 @@ fenced so instructions inside it read as data.
 """
 
 import re
+import ssl
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpx2Client
 
 from conversations.selectors import Turn
 
@@ -29,6 +31,21 @@ def llm_configured() -> bool:
     return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
 
 
+_tls: list[ssl.SSLContext] = []
+_tls_lock = threading.Lock()
+
+
+def _shared_tls_context() -> ssl.SSLContext:
+    """One TLS context per process. Every stream needs a client of its own (each Celery
+    task runs its own event loop, and an HTTP client belongs to one loop), and a new
+    client loads the CA bundle again: ~20 ms of CPU, which under 200 concurrent streams
+    starved the worker and made replies start seconds late."""
+    with _tls_lock:
+        if not _tls:
+            _tls.append(ssl.create_default_context())
+        return _tls[0]
+
+
 def llm_client(*, timeout: float) -> AsyncOpenAI:
     return AsyncOpenAI(
         api_key=settings.OPENAI_API_KEY or PLACEHOLDER_KEY,
@@ -36,6 +53,7 @@ def llm_client(*, timeout: float) -> AsyncOpenAI:
         timeout=timeout,
         # Retrying is the stream's decision (only before the first token is shown).
         max_retries=0,
+        http_client=DefaultAsyncHttpx2Client(verify=_shared_tls_context()),
     )
 
 

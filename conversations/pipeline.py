@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.db import transaction
+from django.utils import timezone
 
 from conversations import services
 from conversations.bot_messages import bot_text, language_of
 from conversations.dispatch import llm_reply_dispatch
 from conversations.models import Conversation, Message
 from conversations.selectors import site_has_online_agent, site_llm_tokens_today
+from helpdesk import metrics
 from helpdesk.business_hours import business_hours_text, site_is_open
 from kb.matching import kb_match
 from kb.services import knowledge_gap_record
@@ -39,14 +41,25 @@ class PipelineOutcome:
 
 
 def _log(outcome: PipelineOutcome, message: Message) -> PipelineOutcome:
+    score = None if outcome.score is None else round(outcome.score, 1)
     logger.info(
         "tier=%s decision=%s score=%s conversation=%s message=%s reply=%s",
         outcome.tier,
         outcome.decision,
-        None if outcome.score is None else round(outcome.score, 1),
+        score,
         message.conversation_id,
         message.pk,
         outcome.reply_id or "",
+        # The same fields as keys of the JSON log line, with the time since the message was saved.
+        extra={
+            "tier": outcome.tier,
+            "decision": outcome.decision,
+            "score": score,
+            "conversation_id": message.conversation_id,
+            "message_id": message.pk,
+            "reply_id": outcome.reply_id,
+            "latency_ms": int((timezone.now() - message.created_at).total_seconds() * 1000),
+        },
     )
     return outcome
 
@@ -65,16 +78,18 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         services.bot_message_create(
             conversation=conversation, text=bot_text("blocked", language=language), source="filter"
         )
+        metrics.reply_counted("filter")
         return _log(PipelineOutcome(tier="filter", decision="block"), message)
     if message.filter_action == "escalate":
         knowledge_gap_record(
             site_id=site.pk, question=message.text, message_id=message.pk, reason="escalated"
         )
-        services.conversation_escalate(
+        if services.conversation_escalate(
             conversation_id=conversation.pk,
             reason="sensitive word",
             notice=bot_text("escalated", language=language),
-        )
+        ):
+            metrics.reply_counted("filter")
         return _log(PipelineOutcome(tier="filter", decision="escalate"), message)
 
     # 2. A human owns it (or is awaited): agents see the message; the bot is silent.
@@ -104,6 +119,7 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
                 kb_score=match.best.strict,
                 latency_ms=int((time.monotonic() - started) * 1000),
             )
+            metrics.reply_counted("kb")
         return _log(
             PipelineOutcome(tier="kb", decision="answer", score=match.score, message_id=answer.pk),
             message,
@@ -118,17 +134,25 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         match.score,
         conversation.pk,
         [(c.entry_id, round(c.strict), round(c.loose)) for c in match.candidates],
+        extra={
+            "tier": "kb",
+            "decision": match.decision,
+            "score": round(match.score, 1),
+            "conversation_id": conversation.pk,
+            "message_id": message.pk,
+        },
     )
 
     # 4. The LLM, after commit, unless the site spent its daily token budget.
     if site.llm_daily_token_budget and (
         site_llm_tokens_today(site_id=site.pk) >= site.llm_daily_token_budget
     ):
-        services.conversation_escalate(
+        if services.conversation_escalate(
             conversation_id=conversation.pk,
             reason="daily LLM budget reached",
             notice=bot_text("no_llm", language=language),
-        )
+        ):
+            metrics.reply_counted("fallback")
         return _log(PipelineOutcome(tier="llm", decision="budget exhausted"), message)
     with transaction.atomic():
         reply_id = services.reply_pending_begin(conversation_id=conversation.pk)

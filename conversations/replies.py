@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 
 import openai
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from openai import AsyncOpenAI
@@ -26,6 +25,8 @@ from conversations.llm import GroundingEntry, llm_client, llm_configured, prompt
 from conversations.models import Conversation, Message
 from conversations.selectors import conversation_recent_turns
 from conversations.services.llm_replies import REAPED_CANCEL_REASON
+from helpdesk import metrics
+from helpdesk.db_async import database_sync_to_async
 from kb.filtering import Screener
 from kb.matching import kb_match
 
@@ -118,7 +119,12 @@ async def llm_reply_stream(*, conversation_id: int, reply_id: str) -> str:
         conversation_id=conversation_id, reply_id=reply_id
     )
     if context is None:
-        logger.info("reply %s for conversation %s is stale; not started", reply_id, conversation_id)
+        logger.info(
+            "reply %s for conversation %s is stale; not started",
+            reply_id,
+            conversation_id,
+            extra={"tier": "llm", "decision": "stale", "conversation_id": conversation_id},
+        )
         return "stale"
     layer = get_channel_layer()
     control = await layer.new_channel()
@@ -224,12 +230,21 @@ async def _stream(context: ReplyContext, state: StreamState) -> None:
                 ):
                     raise
                 retries += 1
+                metrics.llm_error(error)
                 logger.info(
                     "tier=llm decision=retry attempt=%s error=%r conversation=%s reply=%s",
                     retries + 1,
                     error,
                     context.conversation_id,
                     context.reply_id,
+                    extra={
+                        "tier": "llm",
+                        "decision": "retry",
+                        "attempt": retries + 1,
+                        "error": repr(error),
+                        "conversation_id": context.conversation_id,
+                        "reply_id": context.reply_id,
+                    },
                 )
                 # Text held back by the filter was never shown: start afresh.
                 state.raw = ""
@@ -270,11 +285,13 @@ async def _stream_attempt(
         if chunk.usage is not None:
             state.prompt_tokens = chunk.usage.prompt_tokens
             state.completion_tokens = chunk.usage.completion_tokens
+            metrics.llm_tokens(prompt=state.prompt_tokens, completion=state.completion_tokens)
         piece = chunk.choices[0].delta.content if chunk.choices else None
         if not piece:
             continue
         if state.first_token_at is None:
             state.first_token_at = time.monotonic()
+            metrics.llm_first_token(state.first_token_at - started)
         state.raw += piece
         await _emit(
             context,
@@ -328,6 +345,12 @@ async def _finished(context: ReplyContext, state: StreamState, started: float) -
             "reply %s discarded: conversation %s changed owner",
             context.reply_id,
             context.conversation_id,
+            extra={
+                "tier": "llm",
+                "decision": "discarded",
+                "conversation_id": context.conversation_id,
+                "reply_id": context.reply_id,
+            },
         )
         return "discarded"
     logger.info(
@@ -339,6 +362,18 @@ async def _finished(context: ReplyContext, state: StreamState, started: float) -
         state.seq,
         ttft,
         message.latency_ms,
+        extra={
+            "tier": "llm",
+            "decision": "answered",
+            "conversation_id": context.conversation_id,
+            "reply_id": context.reply_id,
+            "chars": len(message.text),
+            "deltas": state.seq,
+            "ttft_ms": ttft,
+            "latency_ms": message.latency_ms,
+            "prompt_tokens": state.prompt_tokens,
+            "completion_tokens": state.completion_tokens,
+        },
     )
     return "saved"
 
@@ -361,6 +396,14 @@ async def _cancelled(context: ReplyContext, state: StreamState, *, reason: str) 
         context.conversation_id,
         context.reply_id,
         message is not None,
+        extra={
+            "tier": "llm",
+            "decision": "cancelled",
+            "reason": reason,
+            "conversation_id": context.conversation_id,
+            "reply_id": context.reply_id,
+            "saved": message is not None,
+        },
     )
     return f"cancelled:{reason}"
 
@@ -372,6 +415,7 @@ async def _failed(context: ReplyContext, state: StreamState, error: BaseExceptio
         EmptyReply: "LLM returned nothing",
     }.get(type(error), f"LLM error: {type(error).__name__}")
     key = "no_llm" if isinstance(error, LLMNotConfigured) else "fallback"
+    metrics.llm_error(error)
     message = await database_sync_to_async(services.llm_reply_fail)(
         conversation_id=context.conversation_id,
         reply_id=context.reply_id,
@@ -388,5 +432,15 @@ async def _failed(context: ReplyContext, state: StreamState, error: BaseExceptio
         context.conversation_id,
         context.reply_id,
         state.emitted,
+        extra={
+            "tier": "llm",
+            "decision": "fallback",
+            "reason": reason,
+            "error": repr(error),
+            "error_kind": metrics.llm_error_kind(error),
+            "conversation_id": context.conversation_id,
+            "reply_id": context.reply_id,
+            "shown_chars": state.emitted,
+        },
     )
     return "fallback"

@@ -1,3 +1,4 @@
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,33 @@ def site_has_online_agent(*, site_id: int) -> bool:
     )
 
 
+# Per process: (is any console open, until when that answer stands).
+_agents_watching: list = [False, 0.0]
+AGENTS_WATCHING_TTL_SECONDS = 1.0
+
+
+def agents_watching() -> bool:
+    """Is any agent console open (an agent online or away) anywhere?
+
+    Asked for every message, to skip rebuilding console rows nobody would
+    receive (three queries each); the answer is kept for a second in this
+    process and forgotten at once when a console here connects or an agent's
+    presence changes here. A console that opens on another process within
+    that second loads its lists over HTTP anyway.
+    """
+    value, until = _agents_watching
+    now = time.monotonic()
+    if now < until:
+        return value
+    value = Agent.objects.exclude(status=Agent.Status.OFFLINE).filter(user__is_active=True).exists()
+    _agents_watching[:] = [value, now + AGENTS_WATCHING_TTL_SECONDS]
+    return value
+
+
+def agents_watching_forget() -> None:
+    _agents_watching[1] = 0.0
+
+
 def agents_list() -> list[AgentRow]:
     return [agent_row(agent) for agent in Agent.objects.filter(user__is_active=True)]
 
@@ -226,10 +254,26 @@ def conversations_for_agent(
 
 
 def conversation_row(*, conversation_id: int) -> dict[str, Any] | None:
-    conversation = _rows_queryset().filter(pk=conversation_id).first()
+    """One row, rebuilt after every change: plain indexed queries, not the list's
+    GROUP BY, since this runs for every message of every conversation."""
+    conversation = (
+        Conversation.objects.select_related("site", "visitor", "assigned_agent")
+        .filter(pk=conversation_id)
+        .first()
+    )
     if conversation is None:
         return None
-    return _row(conversation, _last_messages([conversation_id]).get(conversation_id))
+    conversation.unread = Message.objects.filter(
+        conversation_id=conversation_id,
+        author_kind=Message.Author.VISITOR,
+        id__gt=conversation.agent_last_seen_id,
+    ).count()
+    last = (
+        Message.objects.filter(conversation_id=conversation_id, is_internal=False)
+        .order_by("-id")
+        .first()
+    )
+    return _row(conversation, last)
 
 
 def _browser_of(user_agent: str) -> str:
@@ -322,3 +366,43 @@ def agent_can_see(*, agent: Agent, conversation_id: int) -> Conversation | None:
         .filter(pk=conversation_id, site_id__in=agent_site_ids(agent=agent))
         .first()
     )
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirstReply:
+    by: str  # "bot" or "agent"
+    seconds: float
+
+
+def conversation_first_reply(*, conversation_id: int) -> FirstReply | None:
+    """The conversation's reply if it has exactly one so far, with how long after the
+    conversation began (its first visitor message) it came; None otherwise.
+
+    A reply is a bot or agent message the visitor sees (internal notes are not).
+    """
+    replies = list(
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            author_kind__in=[Message.Author.BOT, Message.Author.AGENT],
+            is_internal=False,
+        )
+        .order_by("id")
+        .values_list("author_kind", "created_at", "conversation__created_at")[:2]
+    )
+    if len(replies) != 1:
+        return None
+    by, replied_at, started_at = replies[0]
+    return FirstReply(by=by, seconds=max(0.0, (replied_at - started_at).total_seconds()))
+
+
+def conversation_counts_by_state() -> dict[str, int]:
+    """Every state, those with no conversation included (as 0)."""
+    counts = dict.fromkeys(Conversation.State.values, 0)
+    for state, count in (
+        Conversation.objects.order_by().values_list("state").annotate(n=Count("id"))
+    ):
+        counts[state] = count
+    return counts

@@ -7,11 +7,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from channels.db import database_sync_to_async
-
 from conversations.llm import GroundingEntry, llm_client, llm_configured, prompt_messages
 from conversations.models import Conversation
 from conversations.selectors import conversation_recent_turns
+from helpdesk.db_async import database_sync_to_async
 from kb.matching import kb_match
 
 DRAFT_INSTRUCTION = (

@@ -12,10 +12,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations.services import conversations_close_idle, replies_reap_stale
+from helpdesk.db_async import database_sync_to_async
 
 logger = logging.getLogger(__name__)
 

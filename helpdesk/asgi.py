@@ -19,6 +19,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from helpdesk.graceful_shutdown import daphne_drain_install  # noqa: E402
 from helpdesk.routing import websocket_router  # noqa: E402
+from helpdesk.runtime_tuning import gc_tune  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -28,3 +29,4 @@ application = ProtocolTypeRouter(
 )
 
 daphne_drain_install()
+gc_tune()

@@ -73,3 +73,24 @@ def agent_for_user(*, user) -> Agent | None:
     if not getattr(user, "is_authenticated", False):
         return None
     return Agent.objects.filter(user=user).first()
+
+
+# kombu's Redis transport keeps a queue as one list per priority step: the name
+# itself for priority 0, then the name, "\x06\x16" and the step for 3, 6 and 9.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def celery_queue_depth(*, broker_url: str, queue: str) -> int | None:
+    """Tasks waiting in a Celery queue on a Redis broker; None for any other broker."""
+    if not broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for suffix in _PRIORITY_SUFFIXES:
+                pipe.llen(queue + suffix)
+            return sum(pipe.execute())
+    finally:
+        client.close()

@@ -4,7 +4,6 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations import selectors, services
@@ -28,6 +27,8 @@ from conversations.events import agent_row
 from conversations.models import Conversation
 from conversations.services import TransitionRefused
 from conversations.suggestions import SuggestionUnavailable, suggestion_stream
+from helpdesk import metrics
+from helpdesk.db_async import database_sync_to_async
 from helpdesk.models import Agent
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class AgentConsumer(FrameConsumer):
         agent = await database_sync_to_async(Agent.objects.get)(pk=agent.pk)
         agents = await database_sync_to_async(selectors.agents_list)()
         await self.send_json({"type": "hello", "agent": agent_row(agent), "agents": agents})
+        # Last: a connect that raised is never disconnected, so it must not count.
+        metrics.socket_opened(self, "agent")
 
     def _groups(self) -> list[str]:
         return [
@@ -65,6 +68,7 @@ class AgentConsumer(FrameConsumer):
         ]
 
     async def disconnect(self, code: int) -> None:
+        metrics.socket_closed(self)
         if not hasattr(self, "agent"):
             return
         for task in self.suggestions.values():

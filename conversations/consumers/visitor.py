@@ -4,7 +4,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations import limits, pipeline, selectors, services
@@ -29,6 +28,8 @@ from conversations.events import (
 from conversations.models import Visitor
 from conversations.sweeper import sweeper_ensure_started
 from conversations.visitor_tokens import visitor_token_issue
+from helpdesk import metrics
+from helpdesk.db_async import database_sync_to_async
 from helpdesk.models import Site
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class VisitorConsumer(FrameConsumer):
                 )
             )
             await self.close(code=RATE_LIMITED)
+        # Last: a connect that raised is never disconnected, so it must not count.
+        metrics.socket_opened(self, "visitor")
 
     def _origins_allowed(self, site: Site, page_origin: str) -> bool:
         headers = dict(self.scope.get("headers", []))
@@ -106,6 +109,7 @@ class VisitorConsumer(FrameConsumer):
         return socket_ok and page_ok
 
     async def disconnect(self, code: int) -> None:
+        metrics.socket_closed(self)
         if self.socket_claimed_for is not None:
             await database_sync_to_async(limits.visitor_socket_release)(
                 visitor_key=self.socket_claimed_for

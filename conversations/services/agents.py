@@ -9,12 +9,14 @@ from django.utils import timezone
 from conversations.broadcast import agent_frame_publish_sync, presence_group
 from conversations.events import agent_row
 from conversations.models import Conversation, Message
+from conversations.selectors import agents_watching_forget
 from conversations.services.common import (
     conversation_updated_after_commit,
     locked,
     system_message_create,
 )
 from conversations.services.ownership import TransitionRefused, take_over_locked
+from helpdesk import metrics
 from helpdesk.models import Agent
 
 
@@ -65,6 +67,7 @@ def _agent_message_save(
     )
     if not internal:
         Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
+        metrics.reply_counted("agent")
     return AgentPost(message=message, duplicate=False)
 
 
@@ -86,6 +89,7 @@ def agent_status_set(*, agent_id: int, status: str) -> Agent | None:
     agent.status = status
     agent.last_seen_at = timezone.now()
     agent.save(update_fields=["status", "last_seen_at"])
+    agents_watching_forget()
     agent_frame_publish_sync(
         group=presence_group(), frame={"type": "presence", "agent": agent_row(agent)}
     )
@@ -119,6 +123,7 @@ def agent_socket_opened(*, agent_id: int) -> None:
     key = _sockets_key(agent_id)
     cache.add(key, 0, timeout=None)
     cache.incr(key)
+    agents_watching_forget()
     agent = Agent.objects.filter(pk=agent_id).only("status").first()
     if agent is not None and agent.status == Agent.Status.OFFLINE:
         agent_status_set(agent_id=agent_id, status=Agent.Status.ONLINE)

@@ -15,7 +15,8 @@ from conversations.broadcast import (
 )
 from conversations.events import agent_message_event, message_event
 from conversations.models import Conversation, Message
-from conversations.selectors import conversation_row, turns_cache_key
+from conversations.selectors import agents_watching, conversation_row, turns_cache_key
+from helpdesk import metrics
 
 
 def locked(conversation_id: int) -> Conversation:
@@ -38,6 +39,8 @@ def supersede_pending_reply(conversation: Conversation, *, reason: str) -> None:
 
 def conversation_updated_after_commit(*, conversation_id: int, site_id: int) -> None:
     """Agents' lists re-read the row once the change is committed."""
+    if not agents_watching():
+        return
     agent_frame_after_commit(
         group=site_agents_group(site_id),
         frame=lambda: {
@@ -93,6 +96,7 @@ def system_message_create(
         conversation=conversation, author_kind=author, source=source, text=text, **fields
     )
     invalidate_turns_after_commit(conversation.pk)
+    metrics.message_created(message)
     if broadcast:
         message_broadcast_after_commit(message)
     return message

@@ -18,6 +18,7 @@ from conversations.services.common import (
     locked,
     system_message_create,
 )
+from helpdesk import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def llm_reply_save(
         **fields,
     )
     _reply_end_after_commit(conversation, reply_id, message)
+    metrics.reply_counted("llm")
     return message
 
 
@@ -123,6 +125,7 @@ def llm_reply_fail(
         broadcast=False,
     )
     _reply_end_after_commit(conversation, reply_id, message)
+    metrics.reply_counted("fallback")
     knowledge_gap_after_commit(conversation)
     broadcast_after_commit(
         conversation_id=conversation.pk,
@@ -202,12 +205,22 @@ def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
         except Conversation.DoesNotExist:
             continue  # deleted since the query: nothing left to fail
         if message is not None:
+            metrics.llm_error("worker_lost")
+            age = (now - started_at).total_seconds()
             logger.warning(
                 "tier=llm decision=fallback reason=%r conversation=%s reply=%s age_s=%.1f",
                 REAP_REASON,
                 conversation_id,
                 reply_id,
-                (now - started_at).total_seconds(),
+                age,
+                extra={
+                    "tier": "llm",
+                    "decision": "fallback",
+                    "reason": REAP_REASON,
+                    "conversation_id": conversation_id,
+                    "reply_id": str(reply_id),
+                    "age_s": round(age, 1),
+                },
             )
             reaped.append(conversation_id)
     return reaped

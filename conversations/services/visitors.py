@@ -17,6 +17,7 @@ from conversations.services.common import (
     supersede_pending_reply,
 )
 from conversations.visitor_tokens import visitor_token_issue, visitor_token_read
+from helpdesk import metrics
 from helpdesk.models import Site
 from kb.filtering import sensitive_text_screen
 
@@ -134,6 +135,7 @@ def _visitor_message_save(*, visitor: Visitor, client_id: str, text: str) -> Rec
     )
     _capture_email(visitor, conversation, stored)
     invalidate_turns_after_commit(conversation.pk)
+    metrics.message_created(message)
     message_broadcast_after_commit(message)
     if conversation.state == Conversation.State.HUMAN and conversation.assigned_agent_id:
         agent_notify_after_commit(

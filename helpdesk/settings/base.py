@@ -10,6 +10,7 @@ the cache and the LLM runner (Celery) to Redis in one move.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -81,6 +82,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# Threads for the ORM calls of async code (helpdesk/db_async.py); 0: channels'
+# single thread. SQLite has one writer, so the embedded mode keeps one thread.
+DB_THREADS = env.int(
+    "DB_THREADS",
+    default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8,
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
@@ -140,7 +147,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "helpdesk.redis_cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="helpdesk"),
         }
@@ -156,6 +163,8 @@ HELPDESK_LLM_RUNNER = env.str("HELPDESK_LLM_RUNNER", default="celery" if REDIS_U
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
+# Several deployments (or a benchmark) may share one Redis: each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
@@ -202,6 +211,13 @@ AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=1
 # orchestrator's stop timeout (compose: stop_grace_period).
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
+# The web process's garbage collector (helpdesk/runtime_tuning.py; figures in
+# benchmarks/README.md). Empty thresholds keep Python's defaults.
+GC_FREEZE_AFTER_STARTUP = env.bool("GC_FREEZE_AFTER_STARTUP", default=True)
+GC_THRESHOLDS = tuple(int(v) for v in env.list("GC_THRESHOLDS", default=[]))
+# Benchmarks only: write GC pause figures of the web process to this JSON file.
+GC_STATS_FILE = env.str("GC_STATS_FILE", default="")
+
 # --- Visitors ------------------------------------------------------------------
 VISITOR_TOKEN_MAX_AGE_DAYS = env.int("VISITOR_TOKEN_MAX_AGE_DAYS", default=365)
 MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=4000)
@@ -214,14 +230,36 @@ VISITOR_MAX_SOCKETS = env.int("VISITOR_MAX_SOCKETS", default=5)
 # With no Celery beat (embedded mode) the web process sweeps idle conversations itself.
 HELPDESK_INPROCESS_SWEEPER = env.bool("HELPDESK_INPROCESS_SWEEPER", default=not REDIS_URL)
 
+# --- Metrics (helpdesk/metrics.py) ----------------------------------------------------
+# /metrics answers a bearer METRICS_TOKEN, or a client whose address is in
+# METRICS_INTERNAL_IPS (addresses or networks); anyone else gets 401 (token set) or 404.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_INTERNAL_IPS: list[str] = env.list("METRICS_INTERNAL_IPS", default=[])
+
+# --- Logs ----------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# plain: human-readable lines; json: one JSON object per line (time, level, logger,
+# message and every `extra=` field, e.g. conversation_id, tier, latency_ms).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOG_FORMATTERS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(levelname)s %(name)s %(message)s",
+        "rename_fields": {"levelname": "level", "name": "logger"},
+        "timestamp": "time",
+        "json_ensure_ascii": False,
+    },
+}
+if LOG_FORMAT not in LOG_FORMATTERS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
+# The worker logs through LOGGING too (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": LOG_FORMATTERS,
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "helpdesk": {"level": LOG_LEVEL},

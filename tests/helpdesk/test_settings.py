@@ -83,7 +83,7 @@ def test_redis_url_switches_layer_cache_and_celery_to_redis():
     # The pool must not raise at 100 connections nor time out the layer's blocking read.
     assert host["max_connections"] >= 1000
     assert host["socket_timeout"] is None
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "helpdesk.redis_cache.SharedPoolRedisCache"
     assert values["runner"] == "celery"
     assert values["broker"] == values["result_backend"] == "redis://127.0.0.1:6379/3"
 

@@ -68,7 +68,6 @@ def test_off_means_lexical_only(settings):
     assert "semantic off" in embedder_status()
 
 
-
 @pytest.mark.django_db
 def test_a_stored_question_typed_again_is_answered_without_computing_its_vector(
     openai_embeddings, django_capture_on_commit_callbacks

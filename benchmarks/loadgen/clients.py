@@ -1,0 +1,333 @@
+"""Load-generator processes: thousands of visitor (or agent) sockets on one asyncio loop.
+
+Each process speaks the real protocol (docs/protocol.md) over `websockets`:
+visitors connect with the Site's origin and a signed token and resume their
+conversation; agents connect with a staff session cookie. The orchestrator
+(benchmarks/loadgen/scenarios.py) starts the processes, waits until every
+socket is open, then sets `go`; the process runs its phase and reports its
+measurements on the queue.
+
+Clocks: every latency is "received at" minus a wall-clock stamp taken on this
+machine, either the client's own send time (carried in `client_id`) or the
+fake LLM server's send time (its `stamp` mode makes every token a timestamp).
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+CONNECT_CONCURRENCY = 64
+OPEN_TIMEOUT = 120
+
+
+def raise_open_file_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def stamp_of(client_id: str) -> float | None:
+    """The send time a load-generator client put in front of its client_id."""
+    head, _, _ = client_id.partition(":")
+    try:
+        return float(head)
+    except ValueError:
+        return None
+
+
+def stamps_in(text: str) -> list[float]:
+    """The fake LLM's per-token send times in a delta's text (stamp mode)."""
+    stamps = []
+    for word in text.split():
+        with contextlib.suppress(ValueError):
+            stamps.append(float(word))
+    return stamps
+
+
+@dataclass
+class Measurements:
+    connect_ms: list[float] = field(default_factory=list)
+    ack_ms: list[float] = field(default_factory=list)
+    answer_ms: list[float] = field(default_factory=list)
+    delta_ms: list[float] = field(default_factory=list)
+    first_token_ms: list[float] = field(default_factory=list)
+    message_ms: list[float] = field(default_factory=list)  # agents: visitor send -> agent
+    counts: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connect_ms": self.connect_ms,
+            "ack_ms": self.ack_ms,
+            "answer_ms": self.answer_ms,
+            "delta_ms": self.delta_ms,
+            "first_token_ms": self.first_token_ms,
+            "message_ms": self.message_ms,
+            "counts": dict(self.counts),
+        }
+
+
+class VisitorSocket:
+    def __init__(self, ws: ClientConnection, measurements: Measurements) -> None:
+        self.ws = ws
+        self.m = measurements
+        self.sent_at: dict[str, float] = {}
+        self.question_sent_at: float | None = None
+        self.reply_seq: dict[str, int] = {}
+        self.replies_done = 0
+        self.closed = False
+
+    async def send_message(self, text: str) -> None:
+        now = time.time()
+        client_id = f"{now:.6f}:{os.getpid()}:{random.getrandbits(32):x}"
+        self.sent_at[client_id] = now
+        self.question_sent_at = now
+        self.m.counts["sent"] += 1
+        await self.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+
+    async def read_forever(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.on_frame(json.loads(raw), time.time())
+        except Exception:  # a dropped socket is counted, not raised
+            self.m.counts["dropped"] += 1
+        finally:
+            self.closed = True
+
+    def on_frame(self, frame: dict[str, Any], now: float) -> None:
+        kind = frame.get("type")
+        if kind == "ack":
+            sent = self.sent_at.pop(frame.get("client_id", ""), None)
+            if sent is not None:
+                self.m.ack_ms.append((now - sent) * 1000)
+                self.m.counts["acked"] += 1
+        elif kind == "message":
+            message = frame["message"]
+            if message["author"] == "bot" and message["source"] == "kb":
+                if self.question_sent_at is not None:
+                    self.m.answer_ms.append((now - self.question_sent_at) * 1000)
+                    self.question_sent_at = None
+                self.m.counts["answered_kb"] += 1
+        elif kind == "reply.delta":
+            reply_id = frame["reply_id"]
+            expected = self.reply_seq.get(reply_id, 0)
+            if frame["seq"] != expected:
+                self.m.counts["out_of_order"] += 1
+            self.reply_seq[reply_id] = frame["seq"] + 1
+            stamps = stamps_in(frame["text"])
+            self.m.delta_ms.extend((now - stamp) * 1000 for stamp in stamps)
+            if expected == 0 and stamps:
+                self.m.first_token_ms.append((now - stamps[0]) * 1000)
+            self.m.counts["deltas"] += 1
+            self.m.counts["tokens"] += len(stamps)
+        elif kind == "reply.end":
+            self.replies_done += 1
+            self.m.counts["replies_ended"] += 1
+            message = frame.get("message") or {}
+            if message.get("source") != "llm":
+                self.m.counts["replies_not_llm"] += 1
+        elif kind == "error":
+            self.m.counts[f"error:{frame.get('code')}"] += 1
+
+
+async def _open_visitor(
+    url: str, origin: str, token: str, m: Measurements, gate: asyncio.Semaphore
+) -> VisitorSocket | None:
+    async with gate:
+        started = time.time()
+        try:
+            ws = await connect(
+                url,
+                origin=origin,
+                compression=None,
+                open_timeout=OPEN_TIMEOUT,
+                ping_interval=None,
+                max_size=2**22,
+            )
+            await ws.send(json.dumps({"type": "hello", "token": token, "page": {}}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
+                if frame["type"] == "welcome":
+                    break
+                if frame["type"] == "error":
+                    m.counts[f"hello_error:{frame.get('code')}"] += 1
+            # The conversation's state follows the welcome and the replay.
+            while json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))["type"] != "state":
+                pass
+        except Exception as error:
+            m.counts[f"connect_failed:{type(error).__name__}"] += 1
+            return None
+        m.connect_ms.append((time.time() - started) * 1000)
+        return VisitorSocket(ws, m)
+
+
+async def _wait(event, stop_when=None) -> None:
+    while not event.is_set():
+        if stop_when is not None and stop_when():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _visitor_main(spec: dict[str, Any], control: "Control") -> None:
+    m = Measurements()
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    urls = spec["urls"]
+    opened = await asyncio.gather(
+        *(
+            _open_visitor(urls[i % len(urls)], spec["origin"], token, m, gate)
+            for i, token in enumerate(spec["tokens"])
+        )
+    )
+    sockets = [s for s in opened if s is not None]
+    readers = [asyncio.create_task(s.read_forever()) for s in sockets]
+    control.queue.put(("connected", "visitor", len(sockets)))
+    await _wait(control.go)
+    phase = spec["phase"]
+    streamers = sockets[: spec["streams"]] if phase in ("stream", "mixed") else []
+    askers = sockets[len(streamers) :]
+    work = []
+    if phase in ("kb", "mixed"):
+        work.append(_send_at_rate(spec, askers, control.stop))
+    if streamers:
+        work.append(_stream(spec, streamers, control.stop))
+    await asyncio.gather(*work)
+    if phase in ("kb", "mixed"):
+        # Let the last answers arrive.
+        deadline = time.monotonic() + spec.get("drain_seconds", 10)
+        while time.monotonic() < deadline and any(s.question_sent_at for s in askers):
+            await asyncio.sleep(0.1)
+    with control.done.get_lock():
+        control.done.value += 1
+    await _wait(control.stop)
+    m.counts["open_at_end"] = sum(not s.closed for s in sockets)
+    m.counts["unanswered"] = sum(s.question_sent_at is not None for s in askers)
+    control.queue.put(("result", "visitor", m.as_dict()))
+    for s in sockets:
+        with contextlib.suppress(Exception):
+            await s.ws.close()
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def _send_at_rate(spec: dict[str, Any], sockets: list[VisitorSocket], stop) -> None:
+    """Messages at `rate` per second for `duration` s, each from an idle socket."""
+    rate, duration = spec["rate"], spec["duration"]
+    questions = spec["questions"]
+    started = time.monotonic()
+    sent = 0
+    while not stop.is_set():
+        elapsed = time.monotonic() - started
+        if elapsed >= duration:
+            break
+        due = int(elapsed * rate) - sent
+        for _ in range(max(0, due)):
+            socket = random.choice(sockets)
+            if socket.question_sent_at is not None or socket.closed:
+                socket = next(
+                    (s for s in sockets if s.question_sent_at is None and not s.closed), None
+                )
+                if socket is None:
+                    break
+            await socket.send_message(random.choice(questions))
+            sent += 1
+        await asyncio.sleep(0.005)
+
+
+async def _stream(spec: dict[str, Any], streamers: list[VisitorSocket], stop) -> None:
+    """Every streamer asks the LLM at once; wait for every reply to end."""
+    for socket in streamers:
+        tokens_per_second = random.randint(20, 40)
+        await socket.send_message(
+            f"[[mode:stamp]] [[tps:{tokens_per_second}]] [[chunks:{spec['reply_tokens']}]] "
+            f"zq{random.getrandbits(24):x} qv{random.getrandbits(24):x}"
+        )
+        socket.question_sent_at = None  # not a KB question
+    deadline = time.monotonic() + spec.get("stream_timeout", 120)
+    while time.monotonic() < deadline and not stop.is_set():
+        if all(s.replies_done >= 1 or s.closed for s in streamers):
+            break
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Control:
+    """Shared with the orchestrator (fork): reports out, `go` and `stop` in,
+    and `done`, how many visitor processes finished their phase."""
+
+    queue: Any
+    go: Any
+    stop: Any
+    done: Any
+
+
+def visitor_process(spec: dict[str, Any], control: Control) -> None:
+    raise_open_file_limit()
+    asyncio.run(_visitor_main(spec, control))
+
+
+# --- agents ------------------------------------------------------------------------------
+
+
+async def _agent_reader(ws: ClientConnection, m: Measurements) -> None:
+    with contextlib.suppress(Exception):
+        async for raw in ws:
+            now = time.time()
+            frame = json.loads(raw)
+            if frame.get("type") != "event":
+                m.counts[f"frame:{frame.get('type')}"] += 1
+                continue
+            event = frame["event"]
+            kind = event.get("type")
+            m.counts[f"event:{kind}"] += 1
+            if kind == "message" and event["message"]["author"] == "visitor":
+                stamp = stamp_of(event["message"].get("client_id") or "")
+                if stamp is not None:
+                    m.message_ms.append((now - stamp) * 1000)
+            elif kind == "reply.delta":
+                m.delta_ms.extend((now - s) * 1000 for s in stamps_in(event["text"]))
+
+
+async def _agent_main(spec: dict[str, Any], control: Control) -> None:
+    m = Measurements()
+    sockets = []
+    for session in spec["sessions"]:
+        try:
+            ws = await connect(
+                spec["url"],
+                origin=spec["origin"],
+                additional_headers={"Cookie": f"sessionid={session}"},
+                compression=None,
+                open_timeout=OPEN_TIMEOUT,
+                ping_interval=None,
+                max_size=2**24,
+            )
+            hello = json.loads(await ws.recv())
+            if hello.get("type") != "hello":
+                raise RuntimeError(f"agent socket refused: {hello}")
+            sockets.append(ws)
+        except Exception as error:
+            m.counts[f"connect_failed:{type(error).__name__}"] += 1
+    readers = [asyncio.create_task(_agent_reader(ws, m)) for ws in sockets]
+    control.queue.put(("connected", "agent", len(sockets)))
+    await _wait(control.stop)
+    m.counts["open_at_end"] = sum(ws.state.name == "OPEN" for ws in sockets)
+    control.queue.put(("result", "agent", m.as_dict()))
+    for ws in sockets:
+        with contextlib.suppress(Exception):
+            await ws.close()
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+
+
+def agent_process(spec: dict[str, Any], control: Control) -> None:
+    raise_open_file_limit()
+    asyncio.run(_agent_main(spec, control))

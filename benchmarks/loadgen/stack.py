@@ -1,0 +1,222 @@
+"""The real stack for a benchmark run: its own PostgreSQL database, the shared Redis
+under a prefix of its own, production web process(es), Celery worker(s) and the
+fake LLM server with realistic pacing.
+
+The process and database helpers are the ones the outage drills use
+(tests/reliability_outage), so both drive the product the same way.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from tests.reliability_outage import (
+    BIN,
+    ROOT,
+    Database,
+    Process,
+    free_port,
+    http_get,
+    manage,
+    production_env,
+    wait_until,
+)
+
+# Loose limits: every benchmark socket comes from 127.0.0.1, which the default
+# per-IP limits (sized for one real network) would refuse after a few dozen.
+BENCH_LIMITS = {
+    "IP_CONNECTIONS_PER_MINUTE": "10000000",
+    "IP_MESSAGES_PER_MINUTE": "10000000",
+    "VISITOR_MESSAGES_PER_MINUTE": "1000",
+}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class WebProcess(Process):
+    def __init__(self, env: dict[str, str], log: Path, *, server: str) -> None:
+        self.port = free_port()
+        self.server = server
+        if server == "uvicorn":
+            command = [
+                str(BIN / "uvicorn"),
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--ws", "websockets",
+                "--ws-per-message-deflate", "false",
+                "--lifespan", "off",
+                "--log-level", "warning",
+                "--no-access-log",
+                "helpdesk.asgi:application",
+            ]  # fmt: skip
+        else:
+            command = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port)]
+            command.append("helpdesk.asgi:application")
+        super().__init__(command, env, log)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "WebProcess":
+        super().start()
+        wait_until(lambda: http_get(f"{self.base}/readyz")[0] == 200, 90, "web /readyz", self.log)
+        return self
+
+
+class BenchStack:
+    """Start with `start(visitors=, agents=)`; always `stop()`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        webs: int = 1,
+        workers: int = 1,
+        server: str = "daphne",
+        env: dict[str, str] | None = None,
+        llm_ttft: float = 0.3,
+    ) -> None:
+        self.workdir = workdir
+        self.webs_wanted = webs
+        self.workers_wanted = workers
+        self.server = server
+        self.extra_env = env or {}
+        self.llm_ttft = llm_ttft
+        self.database = Database("bench")
+        self.webs: list[WebProcess] = []
+        self.workers: list[Process] = []
+        self.llm: Process | None = None
+        self.gc_stats = workdir / "gc-stats.json"
+
+    def _env(self) -> dict[str, str]:
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        llm_port = free_port()
+        self.llm_port = llm_port
+        return production_env(
+            self.database.url,
+            redis_url,
+            CHANNEL_LAYER_PREFIX=prefix,
+            CACHE_KEY_PREFIX=prefix,
+            CELERY_QUEUE=prefix,
+            HELPDESK_LLM_RUNNER="celery",
+            KB_EMBEDDINGS="auto",
+            OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
+            OPENAI_API_KEY="bench",
+            LOG_LEVEL="WARNING",
+            GC_STATS_FILE=str(self.gc_stats),
+            **BENCH_LIMITS,
+            **self.extra_env,
+        )
+
+    def start(self, *, visitors: int, agents: int = 0) -> dict:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env = self._env()
+        self.llm = Process(
+            [
+                sys.executable, "-m", "conversations.fake_llm",
+                "--port", str(self.llm_port),
+                "--ttft", str(self.llm_ttft),
+                "--quiet",
+            ],
+            self.env,
+            self.workdir / "llm.log",
+        ).start()  # fmt: skip
+        self.database.create()
+        manage(self.env, "migrate", "--noinput")
+        seed_file = self.workdir / "seed.json"
+        subprocess.run(
+            [
+                sys.executable, "-m", "benchmarks.loadgen.seed",
+                "--visitors", str(visitors),
+                "--agents", str(agents),
+                "--out", str(seed_file),
+            ],
+            cwd=ROOT, env=self.env, check=True, timeout=600,
+        )  # fmt: skip
+        for number in range(self.workers_wanted):
+            worker = Process(
+                [
+                    str(BIN / "celery"), "--app", "helpdesk", "worker",
+                    "--pool", "threads", "--concurrency", "400",
+                    "--hostname", f"bench{number}@%h",
+                    "--queues", self.env["CELERY_QUEUE"],
+                    "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+                ],
+                self.env,
+                self.workdir / f"worker{number}.log",
+            ).start()  # fmt: skip
+            self.workers.append(worker)
+        for number in range(self.webs_wanted):
+            web = WebProcess(self.env, self.workdir / f"web{number}.log", server=self.server)
+            self.webs.append(web.start())
+        wait_until(self._llm_up, 30, "fake LLM server")
+        return json.loads(seed_file.read_text())
+
+    def _llm_up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.llm_port}/v1/models", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def visitor_url(self, web: WebProcess, site_key: str, origin: str) -> str:
+        return f"ws://127.0.0.1:{web.port}/ws/visitor/?site={site_key}&origin={origin}"
+
+    def agent_url(self, web: WebProcess) -> str:
+        return f"ws://127.0.0.1:{web.port}/ws/agent/"
+
+    def web_cpu_seconds(self) -> float:
+        return sum(cpu_seconds(web.popen.pid) for web in self.webs)
+
+    def web_rss_kib(self) -> list[int]:
+        return [rss_kib(web.popen.pid) for web in self.webs]
+
+    def profile(self, out: Path, seconds: float) -> subprocess.Popen:
+        """py-spy samples the first web process for `seconds` into a flame graph (SVG)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen(
+            [
+                str(BIN / "py-spy"), "record", "--pid", str(self.webs[0].popen.pid),
+                "--duration", str(int(seconds)), "--rate", "50", "--output", str(out),
+                "--format", "flamegraph",
+            ],
+            stdout=subprocess.DEVNULL, stderr=(out.with_suffix(".log")).open("w"),
+        )  # fmt: skip
+
+    def gc_reset(self) -> None:
+        self.gc_stats.with_suffix(".reset").touch()
+        time.sleep(1.5)
+
+    def gc_read(self) -> dict:
+        try:
+            return json.loads(self.gc_stats.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def query(self, sql: str) -> list[tuple]:
+        return self.database.query(sql)
+
+    def stop(self) -> None:
+        for process in [*self.webs, *self.workers]:
+            process.stop()
+        if self.llm is not None:
+            self.llm.stop()
+        self.database.drop()

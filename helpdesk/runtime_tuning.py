@@ -1,0 +1,100 @@
+"""Garbage-collector settings for the long-lived web process, and a pause recorder.
+
+With thousands of open sockets the heap holds hundreds of thousands of
+long-lived objects (consumers, their scopes, Django's modules), and every
+full collection walks all of them: the p99 latency of a busy web process
+was dominated by GC pauses of hundreds of milliseconds. `gc.freeze()` after
+start-up moves everything imported so far out of the collector's sight, and
+a higher first-generation threshold makes young collections rarer. The
+benchmarks (benchmarks/README.md) measure both.
+"""
+
+import gc
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def gc_tune() -> None:
+    """Apply GC_THRESHOLDS and GC_FREEZE_AFTER_STARTUP; start the pause recorder if asked."""
+    thresholds = settings.GC_THRESHOLDS
+    if thresholds:
+        gc.set_threshold(*thresholds)
+    if settings.GC_FREEZE_AFTER_STARTUP:
+        # Collect first so that garbage from start-up is not frozen for ever.
+        gc.collect()
+        gc.freeze()
+    if settings.GC_STATS_FILE:
+        GcPauseRecorder(Path(settings.GC_STATS_FILE)).start()
+    logger.info("gc: thresholds=%s frozen=%s", gc.get_threshold(), gc.get_freeze_count())
+
+
+class GcPauseRecorder:
+    """Times every collection through gc.callbacks and writes the figures to a JSON file.
+
+    Meant for benchmarks: the file is rewritten every second with the count,
+    the longest pause and the pauses per generation since start (or since the
+    file was last reset by deleting it).
+    """
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        self.path = path
+        self.interval = interval
+        self._started: float | None = None
+        self._pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+        threading.Thread(target=self._write_forever, name="gc-stats", daemon=True).start()
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            pause_ms = (time.perf_counter() - self._started) * 1000
+            self._started = None
+            self._pauses[info["generation"]].append(pause_ms)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            pauses = {gen: list(values) for gen, values in self._pauses.items()}
+        every = [p for values in pauses.values() for p in values]
+        return {
+            "pid": os.getpid(),
+            "collections": len(every),
+            "max_pause_ms": round(max(every, default=0.0), 3),
+            "total_pause_ms": round(sum(every), 3),
+            "by_generation": {
+                str(gen): {
+                    "count": len(values),
+                    "max_ms": round(max(values, default=0.0), 3),
+                }
+                for gen, values in pauses.items()
+            },
+            "threshold": list(gc.get_threshold()),
+            "frozen": gc.get_freeze_count(),
+        }
+
+    def reset(self) -> None:
+        with self._lock:
+            for values in self._pauses.values():
+                values.clear()
+
+    def _write_forever(self) -> None:
+        reset_marker = self.path.with_suffix(".reset")
+        while True:
+            time.sleep(self.interval)
+            if reset_marker.exists():
+                reset_marker.unlink(missing_ok=True)
+                self.reset()
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self.snapshot()))
+            temporary.replace(self.path)

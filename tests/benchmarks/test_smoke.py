@@ -1,0 +1,80 @@
+"""Each benchmark scenario in its smoke size, so the load generator cannot rot.
+
+The figures are not asserted (tests never assert on wall-clock time); what is
+asserted is what every full run must also show: every socket opened and stayed
+open, every message was acked, stored and answered, every streamed token
+arrived in order, and the agents saw every visitor message.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(scenario: str, out: Path) -> dict:
+    env = {**os.environ}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("HELPDESK_TEST_PREFIX", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.loadgen", scenario, "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "written to" in completed.stdout
+    return json.loads(out.read_text())
+
+
+@pytest.mark.timeout(180)
+def test_hold_smoke_keeps_every_socket_open(tmp_path):
+    result = _run("hold", tmp_path / "hold.json")
+    wanted = result["sockets_wanted"]
+    assert result["sockets_connected"] == wanted
+    assert result["sockets_open_at_end"] == wanted
+    assert result["connect_ms"]["n"] == wanted
+    assert result["kib_per_socket"] > 0
+
+
+@pytest.mark.timeout(180)
+def test_kb_smoke_acks_stores_and_answers_every_message(tmp_path):
+    result = _run("kb", tmp_path / "kb.json")
+    kb = result["kb"]
+    assert kb["sent"] > 0
+    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
+    assert kb["answered_kb"] == kb["stored_kb_answers"] == kb["sent"]
+    assert kb["unanswered"] == 0
+    assert result["gc"]["collections"] >= 0 and "max_pause_ms" in result["gc"]
+
+
+@pytest.mark.timeout(180)
+def test_stream_smoke_delivers_every_token_in_order(tmp_path):
+    result = _run("stream", tmp_path / "stream.json")
+    stream = result["stream"]
+    streams = stream["streams"]
+    assert stream["replies_ended"] == stream["stored_llm_replies"] == streams
+    assert stream["replies_not_llm"] == 0
+    assert stream["out_of_order"] == 0
+    assert stream["tokens"] == streams * result["options"]["tokens"]
+    assert stream["first_token_added_ms"]["n"] == streams
+
+
+@pytest.mark.timeout(180)
+def test_agents_smoke_sees_every_visitor_message_and_token(tmp_path):
+    result = _run("agents", tmp_path / "agents.json")
+    agents = result["agents"]
+    consoles = agents["consoles"]
+    assert agents["connected"] == agents["open_at_end"] == consoles
+    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
+    assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
+    assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles
