@@ -63,6 +63,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hold-seconds", type=float)
     parser.add_argument("--streams", type=int)
     parser.add_argument("--agents", type=int)
+    parser.add_argument(
+        "--drain-seconds", type=float, help="how long visitors wait for the last answers"
+    )
     parser.add_argument("--webs", type=int, default=1, help="web processes")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
@@ -83,6 +86,7 @@ def options_from(args: argparse.Namespace) -> Options:
     values = dict((SMOKE if args.smoke else FULL)[args.scenario])
     for name in (
         "sockets", "client_processes", "rate", "duration", "hold_seconds", "streams", "agents",
+        "drain_seconds",
     ):  # fmt: skip
         value = getattr(args, name)
         if value is not None:

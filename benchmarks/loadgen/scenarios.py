@@ -34,6 +34,7 @@ class Options:
     server: str = "daphne"
     env: dict[str, str] = field(default_factory=dict)
     profile: Path | None = None
+    drain_seconds: float = 10
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -146,6 +147,7 @@ def _visitor_specs(
             "duration": options.duration,
             "streams": -(-options.streams // count),
             "reply_tokens": options.tokens,
+            "drain_seconds": options.drain_seconds,
             **extra,
         }
         for number in range(count)
@@ -235,7 +237,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         cpu_before = stack.web_cpu_seconds()
         run.go()
         profiler = stack.profile(options.profile, options.duration) if options.profile else None
-        finished = run.wait_done(timeout=options.duration + 300)
+        finished = run.wait_done(timeout=options.duration + options.drain_seconds + 300)
         if profiler is not None:
             profiler.wait(timeout=120)
         elapsed = time.monotonic() - started

@@ -106,7 +106,7 @@ class BenchStack:
         self.gc_stats = workdir / "gc-stats.json"
 
     def _env(self) -> dict[str, str]:
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        prefix = self.prefix = f"bench{uuid.uuid4().hex[:8]}"
         redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         llm_port = free_port()
         self.llm_port = llm_port
@@ -198,7 +198,7 @@ class BenchStack:
                 "--duration", str(int(seconds)), "--rate", "50", "--output", str(out),
                 "--format", "flamegraph",
             ],
-            stdout=subprocess.DEVNULL, stderr=(out.with_suffix(".log")).open("w"),
+            stdout=subprocess.DEVNULL, stderr=(self.workdir / "py-spy.log").open("w"),
         )  # fmt: skip
 
     def gc_reset(self) -> None:
@@ -220,3 +220,16 @@ class BenchStack:
         if self.llm is not None:
             self.llm.stop()
         self.database.drop()
+        self._redis_forget()
+
+    def _redis_forget(self) -> None:
+        """Counters without an expiry (open sockets per visitor) would outlive the run."""
+        import redis
+
+        if not hasattr(self, "env"):
+            return
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        keys = list(client.scan_iter(match=f"*{self.prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        client.close()

@@ -82,12 +82,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# Threads for the ORM calls of async code (helpdesk/db_async.py); 0: channels'
-# single thread. SQLite has one writer, so the embedded mode keeps one thread.
-DB_THREADS = env.int(
-    "DB_THREADS",
-    default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8,
-)
+# Threads for the ORM calls of async code (helpdesk/db_async.py); 0: Channels'
+# single shared thread. Measured (benchmarks/README.md): on 2 saturated cores a
+# pool of 8 cost more CPU per message (GIL hand-offs) than it saved in waits.
+DB_THREADS = env.int("DB_THREADS", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
@@ -212,9 +210,12 @@ AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=1
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
 # The web process's garbage collector (helpdesk/runtime_tuning.py; figures in
-# benchmarks/README.md). Empty thresholds keep Python's defaults.
+# benchmarks/README.md): with thousands of sockets Python's defaults (700, 10, 10)
+# made full collections of the whole heap often enough to dominate p99 latency.
 GC_FREEZE_AFTER_STARTUP = env.bool("GC_FREEZE_AFTER_STARTUP", default=True)
-GC_THRESHOLDS = tuple(int(v) for v in env.list("GC_THRESHOLDS", default=[]))
+GC_THRESHOLDS = tuple(
+    int(v) for v in env.list("GC_THRESHOLDS", default=["50000", "20", "100"]) if v.strip()
+)
 # Benchmarks only: write GC pause figures of the web process to this JSON file.
 GC_STATS_FILE = env.str("GC_STATS_FILE", default="")
 

@@ -19,12 +19,21 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(scenario: str, out: Path) -> dict:
+def _run(scenario: str, out: Path, *extra: str) -> dict:
     env = {**os.environ}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("HELPDESK_TEST_PREFIX", None)
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.loadgen", scenario, "--smoke", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.loadgen",
+            scenario,
+            "--smoke",
+            "--out",
+            str(out),
+            *extra,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -75,6 +84,20 @@ def test_agents_smoke_sees_every_visitor_message_and_token(tmp_path):
     agents = result["agents"]
     consoles = agents["consoles"]
     assert agents["connected"] == agents["open_at_end"] == consoles
+    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
+    assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
+    assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles
+
+
+@pytest.mark.timeout(180)
+def test_scale_out_smoke_agents_on_one_process_see_visitors_on_the_other(tmp_path):
+    # Two web processes, two workers: visitors alternate between the webs, the
+    # consoles all sit on the second one, so half of what they must see comes
+    # through Redis from the other process.
+    result = _run("agents", tmp_path / "two-webs.json", "--webs", "2", "--workers", "2")
+    agents = result["agents"]
+    consoles = agents["consoles"]
+    assert result["webs"] == 2
     assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
     assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
     assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles

@@ -17,7 +17,7 @@ def _where_and_wait() -> str:
 
 
 async def test_calls_overlap_on_the_pool(settings):
-    settings.DB_THREADS = 4
+    settings.DB_THREADS = 4  # the pool is created once, at its first use
     names = await asyncio.gather(*(database_sync_to_async(_where_and_wait)() for _ in range(4)))
     # Four calls held at once occupy four threads of the pool.
     assert len(set(names)) == 4 and all(n.startswith("helpdesk-db") for n in names)
