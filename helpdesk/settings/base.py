@@ -83,9 +83,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 # Threads for the ORM calls of async code (helpdesk/db_async.py); 0: Channels'
-# single shared thread. Measured (benchmarks/README.md): on 2 saturated cores a
-# pool of 8 cost more CPU per message (GIL hand-offs) than it saved in waits.
-DB_THREADS = env.int("DB_THREADS", default=0)
+# single shared thread. SQLite has one writer, so the embedded mode keeps one.
+# The Celery worker needs the pool most: its concurrent streams share one
+# process, and one thread made them queue for their database calls (the
+# 200-visitor restart test loses replies to timeouts with 0). For the web
+# process the measurements disagree (benchmarks/README.md).
+DB_THREADS = env.int(
+    "DB_THREADS",
+    default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8,
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
