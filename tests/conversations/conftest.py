@@ -188,6 +188,9 @@ class CeleryWorker:
             "HELPDESK_LLM_RUNNER": "celery",
             "OPENAI_BASE_URL": llm_base_url,
             "OPENAI_API_KEY": "test-key",
+            # As in production: a worker keeps its database connections (one
+            # per thread) instead of opening one for every call of every stream.
+            "CONN_MAX_AGE": "60",
         }
         command = [
             sys.executable, "-m", "celery", "--app", "helpdesk", "worker", "--pool", "threads",
