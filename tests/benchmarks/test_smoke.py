@@ -45,6 +45,15 @@ def _run(scenario: str, out: Path, *extra: str) -> dict:
     return json.loads(out.read_text())
 
 
+def _assert_every_console_saw_everything(result: dict) -> None:
+    agents = result["agents"]
+    consoles = agents["consoles"]
+    assert agents["connected"] == agents["open_at_end"] == consoles
+    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
+    assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
+    assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles
+
+
 @pytest.mark.timeout(180)
 def test_hold_smoke_keeps_every_socket_open(tmp_path):
     result = _run("hold", tmp_path / "hold.json")
@@ -80,13 +89,7 @@ def test_stream_smoke_delivers_every_token_in_order(tmp_path):
 
 @pytest.mark.timeout(180)
 def test_agents_smoke_sees_every_visitor_message_and_token(tmp_path):
-    result = _run("agents", tmp_path / "agents.json")
-    agents = result["agents"]
-    consoles = agents["consoles"]
-    assert agents["connected"] == agents["open_at_end"] == consoles
-    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
-    assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
-    assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles
+    _assert_every_console_saw_everything(_run("agents", tmp_path / "agents.json"))
 
 
 @pytest.mark.timeout(180)
@@ -95,9 +98,5 @@ def test_scale_out_smoke_agents_on_one_process_see_visitors_on_the_other(tmp_pat
     # consoles all sit on the second one, so half of what they must see comes
     # through Redis from the other process.
     result = _run("agents", tmp_path / "two-webs.json", "--webs", "2", "--workers", "2")
-    agents = result["agents"]
-    consoles = agents["consoles"]
     assert result["webs"] == 2
-    assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
-    assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
-    assert agents["delta_added_ms"]["n"] == result["stream"]["tokens"] * consoles
+    _assert_every_console_saw_everything(result)
