@@ -21,8 +21,11 @@ COPY . .
 RUN pip install --no-deps . \
     && SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
        python manage.py collectstatic --noinput \
+    && SECRET_KEY=build-only ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+       python manage.py compile_translations \
     && rm -f /tmp/build.sqlite3 \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helpdesk \
+    && mkdir -p /app/media \
     && chown -R helpdesk /app
 
 USER 10001

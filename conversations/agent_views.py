@@ -4,12 +4,16 @@ import secrets
 from functools import wraps
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
-from conversations import selectors
+from conversations import selectors, services
+from conversations.interface_text import CONSOLE_TEXT, interface_text_catalogue
 from helpdesk.models import Agent
 
 
@@ -33,6 +37,21 @@ def staff_agent(view):
     return wrapper
 
 
+def staff_agent_or_403(view):
+    """Like staff_agent, but a signed-in non-staff user is refused (403), not sent to a
+    login page they cannot get past: for downloads and actions, not pages."""
+
+    @login_required(login_url="agent-login")
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        agent = selectors.agent_get_or_create_for_user(user=request.user)
+        if agent is None:
+            raise PermissionDenied
+        return view(request, agent, *args, **kwargs)
+
+    return wrapper
+
+
 @require_GET
 @staff_agent
 def console(request: HttpRequest, agent: Agent) -> HttpResponse:
@@ -48,12 +67,21 @@ def console(request: HttpRequest, agent: Agent) -> HttpResponse:
         },
         "wsPath": "/ws/agent/",
         "apiBase": "/agent/api/",
+        "conversationsBase": "/agent/conversations/",
         "adminUrl": reverse("admin:index"),
         "logoutUrl": reverse("agent-logout"),
-        "reportsUrl": "",
+        "reportsUrl": reverse("agent-reports"),
         "language": language,
     }
-    response = render(request, "agent/console.html", {"config": config, "csp_nonce": nonce})
+    response = render(
+        request,
+        "agent/console.html",
+        {
+            "config": config,
+            "csp_nonce": nonce,
+            "ui_text": interface_text_catalogue(texts=CONSOLE_TEXT),
+        },
+    )
     response["Content-Security-Policy"] = console_csp(nonce)
     return response
 
@@ -93,3 +121,44 @@ def api_canned(request: HttpRequest, agent: Agent) -> JsonResponse:
     site = request.GET.get("site", "")
     site_id = int(site) if site.isdigit() else None
     return JsonResponse({"canned": selectors.canned_responses_for_site(site_id=site_id)})
+
+
+EXPORT_TYPES = {"txt": "text/plain; charset=utf-8", "json": "application/json; charset=utf-8"}
+
+
+@require_GET
+@staff_agent_or_403
+def conversation_export(request: HttpRequest, agent: Agent, conversation_id: int) -> HttpResponse:
+    """The transcript as a download, internal notes included and marked."""
+    export_format = request.GET.get("format", "txt")
+    if export_format not in EXPORT_TYPES:
+        return JsonResponse({"error": _("format must be txt or json")}, status=400)
+    conversation = selectors.agent_can_see(agent=agent, conversation_id=conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation on your sites")
+    conversation = selectors.conversation_for_transcript(conversation_id=conversation.pk)
+    body = services.transcript_export(conversation=conversation, export_format=export_format)
+    response = HttpResponse(body, content_type=EXPORT_TYPES[export_format])
+    filename = f"conversation-{conversation.pk}.{export_format}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@staff_agent_or_403
+def conversation_transcript_email(
+    request: HttpRequest, agent: Agent, conversation_id: int
+) -> JsonResponse:
+    """Email the transcript to the address the visitor left (CSRF-protected POST)."""
+    if selectors.agent_can_see(agent=agent, conversation_id=conversation_id) is None:
+        raise Http404("No such conversation on your sites")
+    try:
+        queued = services.transcript_email_request(conversation_id=conversation_id)
+    except services.TranscriptRefused as refused:
+        status = 429 if refused.code == "rate_limited" else 400
+        response = JsonResponse({"error": refused.code, "detail": refused.detail}, status=status)
+        if refused.retry_after:
+            response["Retry-After"] = str(refused.retry_after)
+        return response
+    return JsonResponse({"queued": True, "email": queued.email}, status=202)

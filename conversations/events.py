@@ -6,9 +6,20 @@ the protocol document, the tests and the wire cannot drift apart.
 
 from typing import Literal, NotRequired, TypedDict
 
-from conversations.models import Conversation, Message
+from conversations.attachments.signing import attachment_url
+from conversations.models import Attachment, Conversation, Message
 
 StateName = Literal["bot", "waiting", "human", "closed"]
+
+
+class AttachmentPayload(TypedDict):
+    id: int
+    name: str
+    type: str
+    size: int
+    width: int | None
+    height: int | None
+    url: str
 
 
 class MessagePayload(TypedDict):
@@ -22,6 +33,7 @@ class MessagePayload(TypedDict):
     client_id: str
     interrupted: bool
     created_at: str
+    attachments: list[AttachmentPayload]
 
 
 class ConversationPayload(TypedDict):
@@ -38,10 +50,17 @@ class ConversationSummary(TypedDict):
     preview: str
 
 
+class AttachmentRules(TypedDict):
+    enabled: bool
+    max_bytes: int
+    types: list[str]
+
+
 class SitePayload(TypedDict):
     name: str
     color: str
     position: Literal["right", "left"]
+    attachments: NotRequired[AttachmentRules]
 
 
 class WelcomeEvent(TypedDict):
@@ -61,6 +80,7 @@ class AckEvent(TypedDict):
     conversation_id: int
     text: str
     created_at: str
+    attachments: list[AttachmentPayload]
 
 
 class MessageEvent(TypedDict):
@@ -132,6 +152,31 @@ class PongEvent(TypedDict):
     type: Literal["pong"]
 
 
+class CsatPayload(TypedDict):
+    rating: int
+    comment: str
+    submitted_at: str
+
+
+class CsatRequestEvent(TypedDict):
+    type: Literal["csat.request"]
+    conversation_id: int
+    email_hint: str
+
+
+class CsatAckEvent(TypedDict):
+    type: Literal["csat.ack"]
+    conversation_id: int
+    csat: CsatPayload
+    editable_until: str
+
+
+class TranscriptQueuedEvent(TypedDict):
+    type: Literal["transcript.queued"]
+    conversation_id: int
+    email_hint: str
+
+
 SERVER_EVENTS: dict[str, type] = {
     "welcome": WelcomeEvent,
     "ack": AckEvent,
@@ -145,11 +190,38 @@ SERVER_EVENTS: dict[str, type] = {
     "history": HistoryEvent,
     "error": ErrorEvent,
     "pong": PongEvent,
+    "csat.request": CsatRequestEvent,
+    "csat.ack": CsatAckEvent,
+    "transcript.queued": TranscriptQueuedEvent,
 }
 
 
 def _iso(value) -> str:
     return value.isoformat()
+
+
+def attachment_payload(attachment: Attachment) -> AttachmentPayload:
+    """What a party sees of a file, with a freshly signed URL for its conversation."""
+    return {
+        "id": attachment.pk,
+        "name": attachment.original_name,
+        "type": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "url": attachment_url(
+            attachment_id=attachment.pk,
+            conversation_id=attachment.conversation_id,
+            name=attachment.original_name,
+        ),
+    }
+
+
+def message_attachments(message: Message) -> list[AttachmentPayload]:
+    # Only visitors and agents send files: bot and system messages skip the query.
+    if message.author_kind not in (Message.Author.VISITOR, Message.Author.AGENT):
+        return []
+    return [attachment_payload(a) for a in message.attachments.all()]
 
 
 def message_payload(message: Message) -> MessagePayload:
@@ -164,6 +236,7 @@ def message_payload(message: Message) -> MessagePayload:
         "client_id": message.client_id,
         "interrupted": message.interrupted,
         "created_at": _iso(message.created_at),
+        "attachments": message_attachments(message),
     }
 
 
@@ -187,6 +260,7 @@ def ack_event(message: Message) -> AckEvent:
         "conversation_id": message.conversation_id,
         "text": message.text,
         "created_at": _iso(message.created_at),
+        "attachments": message_attachments(message),
     }
 
 
@@ -227,6 +301,57 @@ def error_event(
     if retry_after:
         event["retry_after"] = retry_after
     return event
+
+
+def email_hint(email: str) -> str:
+    """ "al***@example.com": enough for visitors to recognise their address on screen."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return ""
+    return f"{local[:2]}***@{domain}"
+
+
+def csat_payload(conversation: Conversation) -> CsatPayload | None:
+    if conversation.csat_rating is None or conversation.csat_submitted_at is None:
+        return None
+    return {
+        "rating": conversation.csat_rating,
+        "comment": conversation.csat_comment,
+        "submitted_at": _iso(conversation.csat_submitted_at),
+    }
+
+
+def csat_request_event(*, conversation_id: int, email: str) -> CsatRequestEvent:
+    return {
+        "type": "csat.request",
+        "conversation_id": conversation_id,
+        "email_hint": email_hint(email),
+    }
+
+
+def csat_ack_event(conversation: Conversation, *, editable_until) -> CsatAckEvent:
+    csat = csat_payload(conversation)
+    assert csat is not None
+    return {
+        "type": "csat.ack",
+        "conversation_id": conversation.pk,
+        "csat": csat,
+        "editable_until": _iso(editable_until),
+    }
+
+
+def transcript_queued_event(*, conversation_id: int, email: str) -> TranscriptQueuedEvent:
+    return {
+        "type": "transcript.queued",
+        "conversation_id": conversation_id,
+        "email_hint": email_hint(email),
+    }
+
+
+def agent_csat_event(conversation: Conversation) -> "AgentCsatEvent":
+    csat = csat_payload(conversation)
+    assert csat is not None
+    return {"type": "csat", "conversation_id": conversation.pk, "csat": csat}
 
 
 # --- the agent console's payloads ----------------------------------------------------
@@ -305,6 +430,12 @@ class AgentReplyEndEvent(TypedDict):
     message: AgentMessagePayload | None
 
 
+class AgentCsatEvent(TypedDict):
+    type: Literal["csat"]
+    conversation_id: int
+    csat: CsatPayload
+
+
 # What may travel inside an agent `event` frame.
 AGENT_INNER_EVENTS: dict[str, type] = {
     **{
@@ -314,6 +445,7 @@ AGENT_INNER_EVENTS: dict[str, type] = {
     },
     "message": AgentMessageEvent,
     "reply.end": AgentReplyEndEvent,
+    "csat": AgentCsatEvent,
 }
 
 
@@ -342,6 +474,7 @@ class ConversationRow(TypedDict):
     waiting_since: str | None
     last_activity_at: str
     created_at: str
+    csat: CsatPayload | None
 
 
 class AgentHelloEvent(TypedDict):

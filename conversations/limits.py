@@ -5,7 +5,8 @@ that a reset database could hand out again.
 
 In production the cache is Redis, so a limit holds across every web process;
 in the embedded mode it is per process, which is all there is. Fixed one-minute
-windows: cheap (one INCR) and good enough to stop floods.
+windows: cheap (one INCR) and good enough to stop floods. The limits are read
+from settings on every check, so a SIGHUP reload applies to the next message.
 """
 
 import time

@@ -47,6 +47,8 @@ def _shared_tls_context() -> ssl.SSLContext:
 
 
 def llm_client(*, timeout: float) -> AsyncOpenAI:
+    # Settings are read per client, never cached: SIGHUP may have changed the
+    # base URL since the last reply (helpdesk/settings_reload.py).
     return AsyncOpenAI(
         api_key=settings.OPENAI_API_KEY or PLACEHOLDER_KEY,
         base_url=settings.OPENAI_BASE_URL,

@@ -1,8 +1,10 @@
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from conversations.attachments.storage_paths import attachment_upload_to
 from helpdesk.models import Agent, Site
 from kb.models import Entry
 
@@ -74,6 +76,22 @@ class Conversation(models.Model):
     visitor_last_seen_id = models.BigIntegerField(default=0)
     agent_last_seen_id = models.BigIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When a human was first needed (escalation, LLM failure, or an agent
+    # taking over) and why. Unlike escalation_reason, which hand-back clears and
+    # closing overwrites, these never change again: the reports count on them.
+    human_needed_at = models.DateTimeField(null=True, blank=True)
+    human_needed_reason = models.CharField(max_length=200, blank=True)
+    csat_rating = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="The visitor's 1-5 satisfaction rating, asked for when the conversation closes.",
+    )
+    csat_comment = models.TextField(blank=True)
+    csat_submitted_at = models.DateTimeField(null=True, blank=True)
+    transcript_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the transcript was emailed to the visitor."
+    )
 
     class Meta:
         ordering = ["-last_activity_at"]
@@ -82,6 +100,7 @@ class Conversation(models.Model):
             models.Index(fields=["state", "last_activity_at"], name="conv_expiry_idx"),
             models.Index(fields=["visitor", "-created_at"], name="conv_visitor_idx"),
             models.Index(fields=["assigned_agent", "state"], name="conv_agent_idx"),
+            models.Index(fields=["site", "created_at"], name="conv_report_idx"),
         ]
 
     def __str__(self) -> str:
@@ -180,3 +199,64 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class Attachment(models.Model):
+    """A file a visitor or an agent sent; linked to its message when that is sent.
+
+    A visitor may upload before their first message, when there is no
+    conversation yet: the upload belongs to the visitor until the message that
+    carries it is saved, and then to that message's conversation.
+    """
+
+    class Uploader(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        AGENT = "agent", "Agent"
+
+    visitor = models.ForeignKey(
+        Visitor,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="The visitor of the conversation (the uploader, for a visitor's file).",
+    )
+    conversation = models.ForeignKey(
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="Empty for a visitor's upload until its message is sent.",
+    )
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="Empty until sent; unsent uploads are deleted after a day.",
+    )
+    uploader_kind = models.CharField(max_length=8, choices=Uploader.choices)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_upload_to, max_length=200)
+    original_name = models.CharField(max_length=255, help_text="Sanitised; shown and downloaded.")
+    content_type = models.CharField(max_length=100, help_text="Detected from the content.")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["message", "created_at"], name="attachment_unsent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

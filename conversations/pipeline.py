@@ -179,12 +179,8 @@ def human_request(*, conversation_id: int, language: str) -> Conversation | None
     else:
         hours = business_hours_text(site=site, language=language_of(language))
         if hours:
-            hours = (
-                f"; we're available {hours}"
-                if language_of(language) == "en"
-                else f"（工作时间：{hours}）"
-            )
-        notice = bot_text("offline", language=language, hours=hours)
+            hours = bot_text("offline_hours", language=language, hours=hours)
+        notice = bot_text("offline", language=language, site=site, hours=hours)
     return services.conversation_escalate(
         conversation_id=conversation_id,
         reason="visitor asked for a person" + ("" if staffed else " (team offline)"),

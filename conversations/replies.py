@@ -47,6 +47,9 @@ class ReplyContext:
     messages: list[dict[str, str]]
     screener: Screener
     leak_guard: LeakGuard
+    # What the visitor is told when this reply fails, in their language and
+    # the Site's wording, keyed like bot_messages.TEXTS ("fallback", "no_llm").
+    failure_texts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +101,10 @@ def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext |
         ),
         screener=Screener.for_site(site_id=site.pk),
         leak_guard=LeakGuard.for_prompt(site.system_prompt),
+        failure_texts={
+            key: bot_text(key, language=conversation.visitor.language, site=site)
+            for key in ("fallback", "no_llm")
+        },
     )
 
 
@@ -271,36 +278,71 @@ async def _stream_attempt(
     )
     chunks = aiter(stream)
     holdback = context.screener.holdback
-    while True:
-        if state.first_token_at is None:
-            budget = context.first_token_timeout - (time.monotonic() - started)
-        else:
-            budget = context.timeout - (time.monotonic() - started)
-        if budget <= 0:
-            raise TimeoutError("LLM reply exceeded its time limit")
-        try:
-            chunk = await asyncio.wait_for(anext(chunks), timeout=budget)
-        except StopAsyncIteration:
-            break
-        if chunk.usage is not None:
-            state.prompt_tokens = chunk.usage.prompt_tokens
-            state.completion_tokens = chunk.usage.completion_tokens
-            metrics.llm_tokens(prompt=state.prompt_tokens, completion=state.completion_tokens)
-        piece = chunk.choices[0].delta.content if chunk.choices else None
-        if not piece:
-            continue
-        if state.first_token_at is None:
-            state.first_token_at = time.monotonic()
-            metrics.llm_first_token(state.first_token_at - started)
-        state.raw += piece
-        await _emit(
-            context,
-            state,
-            upto=len(state.raw) - max(holdback, context.leak_guard.holdback(state.raw)),
-        )
+    coalesce = settings.LLM_DELTA_COALESCE_MS / 1000
+    last_publish = 0.0
+    dirty = False  # text received but not yet offered to _emit
+    # One read in flight at a time, kept across flush timeouts: cancelling a
+    # stream's anext() would break the stream.
+    reading: asyncio.Future | None = None
+    try:
+        while True:
+            if state.first_token_at is None:
+                budget = context.first_token_timeout - (time.monotonic() - started)
+            else:
+                budget = context.timeout - (time.monotonic() - started)
+            if budget <= 0:
+                raise TimeoutError("LLM reply exceeded its time limit")
+            if reading is None:
+                reading = asyncio.ensure_future(anext(chunks))
+            flush_in = last_publish + coalesce - time.monotonic() if dirty else budget
+            done, _ = await asyncio.wait({reading}, timeout=max(0.0, min(budget, flush_in)))
+            if not done:
+                if dirty and time.monotonic() >= last_publish + coalesce:
+                    last_publish, dirty = await _flush(context, state, holdback)
+                continue
+            finished, reading = reading, None
+            try:
+                chunk = finished.result()
+            except StopAsyncIteration:
+                break
+            if not await _chunk_take(context, state, chunk, started):
+                continue
+            dirty = True
+            # Under load pieces arrive faster than this: they go out together,
+            # one frame per ~coalesce seconds instead of one per token.
+            if time.monotonic() - last_publish >= coalesce:
+                last_publish, dirty = await _flush(context, state, holdback)
+    finally:
+        if reading is not None and not reading.done():
+            reading.cancel()
     if not state.raw.strip():
         raise EmptyReply
     await _emit(context, state, upto=len(state.raw))
+
+
+async def _flush(context: ReplyContext, state: StreamState, holdback: int) -> tuple[float, bool]:
+    await _emit(
+        context,
+        state,
+        upto=len(state.raw) - max(holdback, context.leak_guard.holdback(state.raw)),
+    )
+    return time.monotonic(), False
+
+
+async def _chunk_take(context: ReplyContext, state: StreamState, chunk, started: float) -> bool:
+    """Record one streamed chunk; True when it added text."""
+    if chunk.usage is not None:
+        state.prompt_tokens = chunk.usage.prompt_tokens
+        state.completion_tokens = chunk.usage.completion_tokens
+        metrics.llm_tokens(prompt=state.prompt_tokens, completion=state.completion_tokens)
+    piece = chunk.choices[0].delta.content if chunk.choices else None
+    if not piece:
+        return False
+    if state.first_token_at is None:
+        state.first_token_at = time.monotonic()
+        metrics.llm_first_token(state.first_token_at - started)
+    state.raw += piece
+    return True
 
 
 async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None:
@@ -420,7 +462,7 @@ async def _failed(context: ReplyContext, state: StreamState, error: BaseExceptio
         conversation_id=context.conversation_id,
         reply_id=context.reply_id,
         reason=reason,
-        fallback_text=bot_text(key, language=context.language),
+        fallback_text=context.failure_texts.get(key) or bot_text(key, language=context.language),
     )
     if message is None:
         await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))

@@ -1,13 +1,21 @@
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
-from conversations.events import AgentRow, ConversationSummary, agent_message_payload, agent_row
+from conversations.events import (
+    AgentRow,
+    ConversationSummary,
+    agent_message_payload,
+    agent_row,
+    csat_payload,
+)
 from conversations.models import CannedResponse, Conversation, Message, Visitor
+from conversations.site_cache import site_cached_get
 from helpdesk.models import Agent, Site
 
 TURNS_CACHED = 10
@@ -15,7 +23,11 @@ PROMPT_TURNS = 5
 
 
 def site_get_for_widget(*, public_key: str) -> Site | None:
-    return Site.objects.filter(public_key=public_key).first()
+    # Every visitor connect asks: a per-process copy, invalidated on Site save
+    # in any process (conversations/site_cache.py).
+    return site_cached_get(
+        public_key=public_key, load=lambda: Site.objects.filter(public_key=public_key).first()
+    )
 
 
 def visitor_open_conversation(*, visitor: Visitor) -> Conversation | None:
@@ -100,6 +112,44 @@ def conversation_recent_turns(*, conversation_id: int, limit: int = PROMPT_TURNS
         ]
         cache.set(key, cached, timeout=3600)
     return [Turn(message_id=pk, role=role, content=text) for pk, role, text in cached[-limit:]]
+
+
+# How long after a conversation closed the widget still asks a returning visitor to rate it.
+CSAT_ASK_WINDOW = timedelta(days=7)
+
+
+def visitor_csat_pending(*, visitor: Visitor) -> Conversation | None:
+    """The visitor's latest conversation if it is closed, recent, unrated and was a real
+    exchange (the visitor wrote in it); a newer open conversation means nothing is pending."""
+    latest = Conversation.objects.filter(visitor=visitor).order_by("-created_at").first()
+    if (
+        latest is None
+        or latest.state != Conversation.State.CLOSED
+        or latest.csat_submitted_at is not None
+        or latest.closed_at is None
+        or latest.closed_at < timezone.now() - CSAT_ASK_WINDOW
+    ):
+        return None
+    wrote = latest.messages.filter(author_kind=Message.Author.VISITOR).exists()
+    return latest if wrote else None
+
+
+def conversation_transcript_messages(
+    *, conversation_id: int, include_internal: bool
+) -> list[Message]:
+    """Every message of a conversation in order; internal notes only for agents."""
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    if not include_internal:
+        messages = messages.filter(is_internal=False)
+    return list(messages.select_related("agent").order_by("id"))
+
+
+def conversation_for_transcript(*, conversation_id: int) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("site", "visitor", "assigned_agent")
+        .filter(pk=conversation_id)
+        .first()
+    )
 
 
 # --- the agent console ------------------------------------------------------------
@@ -220,6 +270,7 @@ def _row(conversation: Conversation, last: Message | None) -> dict[str, Any]:
         else None,
         "last_activity_at": conversation.last_activity_at.isoformat(),
         "created_at": conversation.created_at.isoformat(),
+        "csat": csat_payload(conversation),
     }
 
 
@@ -329,6 +380,7 @@ def conversation_detail_for_agent(*, agent: Agent, conversation_id: int) -> dict
     messages = (
         Message.objects.filter(conversation=conversation)
         .select_related("agent", "kb_entry")
+        .prefetch_related("attachments")
         .order_by("id")
     )
     previous = Conversation.objects.filter(visitor=conversation.visitor).exclude(pk=conversation.pk)

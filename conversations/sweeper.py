@@ -14,7 +14,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from conversations.services import conversations_close_idle, replies_reap_stale
+from conversations.services import (
+    attachments_sweep_unsent,
+    conversations_close_idle,
+    replies_reap_stale,
+)
 from helpdesk.db_async import database_sync_to_async
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,12 @@ async def sweeper_ensure_started() -> None:
     for loop_forever in (
         _sweep_forever(_interval("close-idle-conversations")),
         _reap_forever(_interval("reap-stale-replies")),
+        _every(
+            _interval("sweep-unsent-attachments"),
+            "unsent-attachment sweep",
+            lambda: [None] * attachments_sweep_unsent(),
+            "deleted %s attachments never sent",
+        ),
     ):
         task = loop.create_task(loop_forever)
         _tasks.add(task)

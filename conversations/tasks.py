@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import smtplib
 
 from celery import shared_task
 
@@ -65,3 +66,21 @@ def reap_stale_replies() -> int:
     if reaped:
         logger.warning("reaped %s replies whose streamer was lost: %s", len(reaped), reaped)
     return len(reaped)
+
+
+@shared_task(
+    # A lost connection to the mail server is worth a few more tries; a bad
+    # address or a rejected message is not going to change.
+    autoretry_for=(OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=30,
+    time_limit=60,
+    ignore_result=True,
+)
+def send_transcript_email(conversation_id: int, email: str) -> bool:
+    """Email a conversation's transcript; a conversation deleted meanwhile is a no-op."""
+    sent = services.transcript_email_send(conversation_id=conversation_id, email=email)
+    if not sent:
+        logger.info("transcript email skipped: conversation %s is gone", conversation_id)
+    return sent

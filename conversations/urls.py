@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from conversations import agent_views, views
 
@@ -22,6 +22,18 @@ urlpatterns = [
         agent_views.api_conversation,
         name="agent-api-conversation",
     ),
+    path(
+        "agent/conversations/<int:conversation_id>/export",
+        agent_views.conversation_export,
+        name="agent-conversation-export",
+    ),
+    path(
+        "agent/conversations/<int:conversation_id>/transcript/email",
+        agent_views.conversation_transcript_email,
+        name="agent-conversation-transcript-email",
+    ),
     path("agent/api/agents/", agent_views.api_agents, name="agent-api-agents"),
     path("agent/api/canned/", agent_views.api_canned, name="agent-api-canned"),
+    path("", include("conversations.reports.urls")),
+    path("", include("conversations.attachments.urls")),
 ]

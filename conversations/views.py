@@ -3,9 +3,11 @@ import secrets
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import get_language, pgettext
 from django.views.decorators.http import require_GET
 
 from conversations import selectors
+from conversations.interface_text import WIDGET_TEXT, interface_text_catalogue
 from helpdesk.demo import DEMO_SITE_KEY
 from helpdesk.models import Site
 
@@ -33,7 +35,14 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
         "maxLength": settings.MAX_MESSAGE_LENGTH,
     }
     response = render(
-        request, "widget/chat.html", {"site": site, "config": config, "csp_nonce": nonce}
+        request,
+        "widget/chat.html",
+        {
+            "site": site,
+            "config": config,
+            "csp_nonce": nonce,
+            "ui_text": interface_text_catalogue(texts=WIDGET_TEXT),
+        },
     )
     ancestors = " ".join(["'self'", *site.origin_list])
     response["Content-Security-Policy"] = (
@@ -51,12 +60,19 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
 def widget_config(request: HttpRequest) -> JsonResponse:
     """Launcher look for widget.js on the host page (cross-origin, for allowed origins only)."""
     site = _site_or_404(request)
+    chinese = get_language().startswith("zh")
     response = JsonResponse(
         {
             "name": site.name,
             "color": site.widget_color,
             "position": site.widget_position,
-            "greeting": site.greeting,
+            "greeting": (site.greeting_zh if chinese else "") or site.greeting,
+            # In the host browser's language (LocaleMiddleware reads Accept-Language).
+            "labels": {
+                "chat": pgettext("widget", "Chat"),
+                "open": pgettext("widget", "Open chat"),
+                "unread": pgettext("widget", "{count} unread"),
+            },
         }
     )
     origin = request.headers.get("Origin", "").rstrip("/")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+import helpdesk.webhooks.admin  # noqa: F401  (registers the webhook endpoint and delivery admins)
 from helpdesk.models import Agent, Site
 
 
@@ -24,6 +25,10 @@ class SiteAdmin(admin.ModelAdmin):
                 "fields": (
                     "greeting",
                     "greeting_zh",
+                    "fallback_message",
+                    "fallback_message_zh",
+                    "offline_message",
+                    "offline_message_zh",
                     "widget_color",
                     "widget_position",
                     "business_hours",
@@ -47,6 +52,16 @@ class SiteAdmin(admin.ModelAdmin):
         ),
         ("Knowledge base", {"fields": ("kb_match_threshold", "kb_ground_threshold")}),
         ("Conversations", {"fields": ("idle_timeout_minutes",)}),
+        (
+            "Attachments",
+            {
+                "fields": (
+                    "attachments_enabled",
+                    "attachment_max_bytes",
+                    "attachment_allowed_types",
+                )
+            },
+        ),
         ("Security", {"classes": ("collapse",), "fields": ("identity_secret",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )

@@ -20,6 +20,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from helpdesk.graceful_shutdown import daphne_drain_install  # noqa: E402
 from helpdesk.routing import websocket_router  # noqa: E402
 from helpdesk.runtime_tuning import gc_tune  # noqa: E402
+from helpdesk.settings_reload import daphne_sighup_install  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -29,4 +30,5 @@ application = ProtocolTypeRouter(
 )
 
 daphne_drain_install()
+daphne_sighup_install()
 gc_tune()

@@ -18,6 +18,24 @@ def default_business_hours() -> dict:
     return {"timezone": "UTC", "days": {str(day): [["09:00", "17:00"]] for day in range(5)}}
 
 
+def default_attachment_max_bytes() -> int:
+    return 10 * 1024 * 1024
+
+
+def default_attachment_allowed_types() -> str:
+    return "\n".join(
+        (
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/csv",
+        )
+    )
+
+
 class Site(models.Model):
     """One embeddable chat widget and all of its run-time configuration."""
 
@@ -48,6 +66,19 @@ class Site(models.Model):
     greeting_zh = models.TextField(
         "greeting (Chinese)", default="您好！请问有什么可以帮您？", blank=True
     )
+    # Blank: the built-in sentence in the visitor's language (locale/ catalogues).
+    fallback_message = models.TextField(
+        blank=True,
+        help_text="Sent when the bot cannot answer and hands over to a person. "
+        "Blank: the built-in text.",
+    )
+    fallback_message_zh = models.TextField("fallback message (Chinese)", blank=True)
+    offline_message = models.TextField(
+        blank=True,
+        help_text="Sent when a visitor asks for a person and nobody is available; {hours} "
+        "becomes the business hours. Blank: the built-in text.",
+    )
+    offline_message_zh = models.TextField("offline message (Chinese)", blank=True)
     business_hours = models.JSONField(
         default=default_business_hours,
         blank=True,
@@ -101,6 +132,18 @@ class Site(models.Model):
     idle_timeout_minutes = models.PositiveIntegerField(
         default=30, help_text="Conversations idle this long are closed."
     )
+    attachments_enabled = models.BooleanField(
+        default=True, help_text="Visitors and agents may send images and files."
+    )
+    attachment_max_bytes = models.PositiveIntegerField(
+        default=default_attachment_max_bytes,
+        help_text="Largest file accepted, in bytes (never above ATTACHMENTS_MAX_BYTES).",
+    )
+    attachment_allowed_types = models.TextField(
+        default=default_attachment_allowed_types,
+        help_text="One content type per line, detected from the file's bytes. HTML and SVG "
+        "are never accepted.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -115,6 +158,21 @@ class Site(models.Model):
         return [
             line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
         ]
+
+    @property
+    def attachment_type_list(self) -> list[str]:
+        return [
+            line.strip().lower()
+            for line in self.attachment_allowed_types.replace(",", "\n").splitlines()
+            if line.strip()
+        ]
+
+    def bot_message(self, key: str, *, language: str) -> str:
+        """The site's own wording of a fixed bot message, or "" to use the built-in one."""
+        field = {"fallback": "fallback_message", "offline": "offline_message"}.get(key)
+        if field is None:
+            return ""
+        return getattr(self, field + ("_zh" if language == "zh" else "")) or ""
 
     @property
     def effective_llm_model(self) -> str:
@@ -166,3 +224,7 @@ class Agent(models.Model):
     @property
     def language_list(self) -> list[str]:
         return [code.strip() for code in self.languages.split(",") if code.strip()]
+
+
+# Webhook models live in their own package but belong to this app (and its migrations).
+from helpdesk.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

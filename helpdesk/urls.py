@@ -12,5 +12,6 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/", include("helpdesk.api_urls")),
     path("", include("conversations.urls")),
 ]

@@ -27,6 +27,7 @@
   const BASE = new URL(script.src, location.href).origin;
   const KEY = script.getAttribute("data-site") || "";
   const DEFAULTS = { name: "", color: "#2563eb", position: "right", greeting: "" };
+  let labels = { chat: "Chat", open: "Open chat", unread: "{count} unread" };
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICON_CHAT =
     "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.2 3.4A.5.5 0 0 1 4 21v-3a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" +
@@ -196,9 +197,14 @@
     // back to the defaults rather than reaching the host page's CSSOM.
     const color = /^#[0-9a-fA-F]{3,8}$/.test(cfg.color || "") ? cfg.color : DEFAULTS.color;
     const position = cfg.position === "left" ? "left" : "right";
+    // Labels come translated for the browser's language (Accept-Language);
+    // set as attributes only, never as markup.
+    labels = Object.assign({}, labels, typeof cfg.labels === "object" ? cfg.labels : {});
     whenMounted(() => {
       root.style.setProperty("--helpdesk-color", color);
       root.setAttribute("data-position", position);
+      panel.setAttribute("aria-label", String(labels.chat));
+      launcher.setAttribute("aria-label", String(labels.open));
       root.setAttribute("data-ready", "true");
     });
   }
@@ -277,7 +283,7 @@
     whenMounted(() => {
       badge.textContent = n > 99 ? "99+" : String(n);
       badge.hidden = n === 0;
-      if (n > 0) badge.setAttribute("aria-label", n + " unread");
+      if (n > 0) badge.setAttribute("aria-label", String(labels.unread).replace("{count}", n));
       else badge.removeAttribute("aria-label");
     });
   }

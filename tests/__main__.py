@@ -1,7 +1,8 @@
 """The full test suite in one command: `python -m tests [pytest args]`.
 
-Installs what the browser tests need (Debian's Chromium) when it is missing and
-this user may install it, runs ruff, then pytest. CI calls exactly this.
+Installs what the browser and translation tests need (Debian's Chromium and
+gettext) when missing and this user may install them, runs ruff, then pytest.
+CI calls exactly this.
 """
 
 import os
@@ -14,21 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 
 
-def ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
+# Debian packages the suite needs: the browser for browser tests, GNU gettext
+# (xgettext) for the check that the translation catalogue is current.
+SYSTEM_PACKAGES = {"chromium": CHROMIUM, "gettext": "/usr/bin/xgettext"}
+
+
+def ensure_system_packages() -> None:
+    missing = [name for name, path in SYSTEM_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        print(f"! {CHROMIUM} is missing and cannot be installed here: browser tests will skip.")
+        print(f"! {', '.join(missing)} missing and cannot be installed here: those tests skip.")
         return
-    print("Installing Debian's chromium for the browser tests ...", flush=True)
+    print(f"Installing Debian's {', '.join(missing)} for the tests ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([apt, "update", "-qq"], check=True, env=env)
-    subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=True, env=env)
+    subprocess.run([apt, "install", "-y", "-qq", *missing], check=True, env=env)
 
 
 def main(argv: list[str]) -> int:
-    ensure_chromium()
+    ensure_system_packages()
     print("ruff check .", flush=True)
     ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
     if ruff.returncode != 0:

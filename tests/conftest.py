@@ -6,6 +6,14 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Catalogues are committed as .po only; the processes the tests start (and
+    # this one) read the compiled .mo, as a deployed image does.
+    from helpdesk.management.commands.compile_translations import translations_compile
+
+    translations_compile()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     skip_services = pytest.mark.skip(

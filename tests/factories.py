@@ -101,3 +101,11 @@ class KnowledgeGapFactory(factory.django.DjangoModelFactory):
     site = factory.SubFactory(SiteFactory)
     question = factory.Sequence(lambda n: f"unanswered question {n}?")
     reason = "none"
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "helpdesk.WebhookEndpoint"
+
+    site = factory.SubFactory(SiteFactory)
+    url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")

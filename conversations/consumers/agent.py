@@ -20,7 +20,7 @@ from conversations.consumers.frames import (
     field_bool,
     field_int,
     field_str,
-    message_fields,
+    message_with_attachments_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
 from conversations.events import agent_row
@@ -155,7 +155,7 @@ class AgentConsumer(FrameConsumer):
 
     async def _post(self, frame: dict[str, Any], *, internal: bool) -> None:
         conversation_id = await self._conversation(frame)
-        client_id, text = message_fields(frame)
+        client_id, text, attachment_ids = message_with_attachments_fields(frame)
         try:
             post = await database_sync_to_async(services.agent_message_send)(
                 conversation_id=conversation_id,
@@ -163,9 +163,12 @@ class AgentConsumer(FrameConsumer):
                 client_id=client_id,
                 text=text,
                 internal=internal,
+                attachment_ids=attachment_ids,
             )
         except TransitionRefused as refused:
             raise FrameError("invalid_state", refused.detail, client_id) from refused
+        except services.AttachmentRefused as refused:
+            raise FrameError(refused.code, refused.detail, client_id) from refused
         await self.send_json(
             {
                 "type": "ack",

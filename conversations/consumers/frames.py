@@ -70,9 +70,47 @@ def field_int(frame: dict[str, Any], name: str, *, required: bool = True) -> int
     value = frame.get(name)
     if value is None and not required:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**62:
-        raise FrameError("invalid_field", f"`{name}` must be a non-negative integer.")
+    # Database ids start at 1; 0 only ever means "absent" in an optional field.
+    minimum = 1 if required else 0
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**62:
+        kind = "positive" if required else "non-negative"
+        raise FrameError("invalid_field", f"`{name}` must be a {kind} integer.")
     return value
+
+
+MAX_ATTACHMENTS = 10
+
+
+def attachment_ids_field(frame: dict[str, Any], client_id: str) -> list[int]:
+    """`attachments`: ids from the upload endpoint (absent: none)."""
+    value = frame.get("attachments")
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_ATTACHMENTS
+        or any(isinstance(i, bool) or not isinstance(i, int) or not 0 < i < 2**62 for i in value)
+    ):
+        raise FrameError(
+            "invalid_field",
+            f"`attachments` must be a list of at most {MAX_ATTACHMENTS} attachment ids.",
+            client_id,
+        )
+    return list(dict.fromkeys(value))
+
+
+def message_with_attachments_fields(frame: dict[str, Any]) -> tuple[str, str, list[int]]:
+    """A `message` (visitor) or `reply`/`note` (agent) frame: the text may be empty
+    when files are attached."""
+    client_id = frame.get("client_id")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
+        raise FrameError("invalid_field", "`client_id` must be a string of 1-64 characters.")
+    attachment_ids = attachment_ids_field(frame, client_id)
+    text = frame.get("text")
+    if attachment_ids and (text is None or (isinstance(text, str) and not text.strip())):
+        return client_id, "", attachment_ids
+    client_id, text = message_fields(frame)
+    return client_id, text, attachment_ids
 
 
 def message_fields(frame: dict[str, Any]) -> tuple[str, str]:
@@ -94,3 +132,21 @@ def message_fields(frame: dict[str, Any]) -> tuple[str, str]:
     if len(text) > limit:
         raise FrameError("too_long", f"Messages are limited to {limit} characters.", client_id)
     return client_id, text
+
+
+def csat_fields(frame: dict[str, Any]) -> tuple[int | None, int, str]:
+    """`csat` frame: (conversation_id or None for the current one, rating 1-5, comment)."""
+    conversation_id = field_int(frame, "conversation_id", required=False) or None
+    rating = frame.get("rating")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise FrameError("invalid_rating", "`rating` must be a whole number from 1 to 5.")
+    # The service enforces its own, smaller comment limit with a clear message.
+    comment = field_str(frame, "comment", required=False, max_length=MAX_FRAME_BYTES)
+    return conversation_id, rating, comment
+
+
+def transcript_email_fields(frame: dict[str, Any]) -> tuple[int | None, str]:
+    """`transcript.email` frame: (conversation_id or None for the current one, email or "")."""
+    conversation_id = field_int(frame, "conversation_id", required=False) or None
+    email = field_str(frame, "email", required=False, max_length=254).strip()
+    return conversation_id, email

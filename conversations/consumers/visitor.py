@@ -5,27 +5,35 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
+from django.utils import translation
 
 from conversations import limits, pipeline, selectors, services
 from conversations.broadcast import conversation_group, site_agents_group
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
+    csat_fields,
     field_bool,
     field_int,
     field_object,
     field_str,
-    message_fields,
+    message_with_attachments_fields,
+    transcript_email_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
 from conversations.events import (
     ack_event,
     conversation_payload,
+    csat_ack_event,
+    csat_request_event,
     error_event,
     message_payload,
     state_event,
+    transcript_queued_event,
 )
 from conversations.models import Visitor
+from conversations.services.attachments import attachment_size_limit
 from conversations.sweeper import sweeper_ensure_started
 from conversations.visitor_tokens import visitor_token_issue
 from helpdesk import metrics
@@ -74,6 +82,8 @@ class VisitorConsumer(FrameConsumer):
         self.visitor = None
         self.socket_claimed_for: str | None = None
         self.conversation_id = None
+        # A closed conversation the widget was asked to rate (it may no longer be followed).
+        self.rating_conversation_id: int | None = None
         self.silencer = StreamSilencer()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         site_key = (query.get("site") or [""])[0]
@@ -167,6 +177,8 @@ class VisitorConsumer(FrameConsumer):
             await self.send_json({"type": "message", "message": message})
         if conversation is not None:
             await self.send_json(state_event(conversation))
+        else:
+            await self._ask_rating(None)
 
     async def _claim_socket(self, visitor_key: str) -> bool:
         if self.socket_claimed_for == visitor_key:
@@ -193,14 +205,13 @@ class VisitorConsumer(FrameConsumer):
         conversation = selectors.visitor_open_conversation(visitor=self.visitor)
         replay = []
         if conversation is not None:
-            replay = [
-                message_payload(m)
-                for m in selectors.conversation_messages_after(
-                    conversation_id=conversation.pk,
-                    after_id=last_seen_id,
-                    limit=settings.REPLAY_LIMIT,
-                )
-            ]
+            messages = selectors.conversation_messages_after(
+                conversation_id=conversation.pk,
+                after_id=last_seen_id,
+                limit=settings.REPLAY_LIMIT,
+            )
+            prefetch_related_objects(messages, "attachments")
+            replay = [message_payload(m) for m in messages]
         greeting = (
             self.site.greeting_zh
             if self.visitor.language.lower().startswith("zh")
@@ -219,6 +230,11 @@ class VisitorConsumer(FrameConsumer):
                 "name": self.site.name,
                 "color": self.site.widget_color,
                 "position": self.site.widget_position,
+                "attachments": {
+                    "enabled": self.site.attachments_enabled,
+                    "max_bytes": attachment_size_limit(site=self.site),
+                    "types": self.site.attachment_type_list,
+                },
             },
         }
         return welcome, replay, conversation
@@ -234,7 +250,7 @@ class VisitorConsumer(FrameConsumer):
         await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
-        client_id, text = message_fields(frame)
+        client_id, text, attachment_ids = message_with_attachments_fields(frame)
         verdict = await database_sync_to_async(limits.visitor_message_allowed)(
             visitor_key=str(self.visitor.anonymous_id), ip_address=self._ip()
         )
@@ -249,12 +265,20 @@ class VisitorConsumer(FrameConsumer):
                 )
             )
             return
-        received = await database_sync_to_async(services.visitor_message_receive)(
-            visitor=self.visitor, client_id=client_id, text=text
-        )
+        try:
+            received = await database_sync_to_async(self._in_language)(
+                services.visitor_message_receive,
+                client_id=client_id,
+                text=text,
+                attachment_ids=attachment_ids,
+            )
+        except services.AttachmentRefused as refused:
+            raise FrameError(refused.code, refused.detail, client_id) from refused
         await self._follow(received.message.conversation_id)
-        await self.send_json(ack_event(received.message))
-        if not received.duplicate:
+        await self.send_json(await database_sync_to_async(ack_event)(received.message))
+        # A file alone is not a question the bot can read: it waits for the visitor's
+        # words (or a person), instead of answering an empty message.
+        if not received.duplicate and received.message.text:
             await database_sync_to_async(pipeline.reply_pipeline_run)(
                 message_id=received.message.pk
             )
@@ -319,10 +343,71 @@ class VisitorConsumer(FrameConsumer):
         )
         if conversation is None:
             return None
-        return [
-            message_payload(m)
-            for m in selectors.conversation_messages_after(conversation_id=conversation.pk)
-        ]
+        messages = selectors.conversation_messages_after(conversation_id=conversation.pk)
+        prefetch_related_objects(messages, "attachments")
+        return [message_payload(m) for m in messages]
+
+    # --- CSAT and transcripts -------------------------------------------------------------
+
+    async def _ask_rating(self, closed_id: int | None) -> None:
+        """Ask for a rating of the visitor's just-closed (or, on resume, latest) conversation."""
+        request = await database_sync_to_async(self._rating_request)(closed_id)
+        if request is not None:
+            self.rating_conversation_id = request["conversation_id"]
+            await self.send_json(request)
+
+    def _rating_request(self, closed_id: int | None):
+        pending = selectors.visitor_csat_pending(visitor=self.visitor)
+        if pending is None or (closed_id is not None and pending.pk != closed_id):
+            return None
+        # Re-read: the address may have been typed into the chat since this socket said hello.
+        email = Visitor.objects.filter(pk=self.visitor.pk).values_list("email", flat=True).first()
+        return csat_request_event(conversation_id=pending.pk, email=email or "")
+
+    def _target(self, conversation_id: int | None) -> int:
+        target = conversation_id or self.conversation_id or self.rating_conversation_id
+        if target is None:
+            raise FrameError("not_found", "No conversation to act on yet.")
+        return target
+
+    def _in_language(self, function, **kwargs):
+        # Refusals the service words are shown to the visitor as they are.
+        with translation.override("zh-hans" if self.visitor.language.startswith("zh") else "en"):
+            return function(visitor=self.visitor, **kwargs)
+
+    async def on_csat(self, frame: dict[str, Any]) -> None:
+        conversation_id, rating, comment = csat_fields(frame)
+        try:
+            recorded = await database_sync_to_async(self._in_language)(
+                services.conversation_csat_submit,
+                conversation_id=self._target(conversation_id),
+                rating=rating,
+                comment=comment,
+            )
+        except services.CsatRefused as refused:
+            raise FrameError(refused.code, refused.detail) from refused
+        await self.send_json(
+            csat_ack_event(recorded.conversation, editable_until=recorded.editable_until)
+        )
+
+    async def on_transcript_email(self, frame: dict[str, Any]) -> None:
+        conversation_id, email = transcript_email_fields(frame)
+        try:
+            queued = await database_sync_to_async(self._in_language)(
+                services.transcript_email_request,
+                conversation_id=self._target(conversation_id),
+                email=email,
+            )
+        except services.TranscriptRefused as refused:
+            await self.send_json(
+                error_event(
+                    code=refused.code, detail=refused.detail, retry_after=refused.retry_after
+                )
+            )
+            return
+        await self.send_json(
+            transcript_queued_event(conversation_id=queued.conversation_id, email=queued.email)
+        )
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -335,6 +420,8 @@ class VisitorConsumer(FrameConsumer):
         "human.request": on_human_request,
         "identify": on_identify,
         "history": on_history,
+        "csat": on_csat,
+        "transcript.email": on_transcript_email,
         "ping": on_ping,
     }
 
@@ -347,3 +434,5 @@ class VisitorConsumer(FrameConsumer):
         if self.silencer.should_drop(message["conversation_id"], event):
             return
         await self.send_json(event)
+        if event.get("type") == "state" and event.get("state") == "closed":
+            await self._ask_rating(message["conversation_id"])

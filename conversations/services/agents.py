@@ -1,5 +1,6 @@
 """Writes from the agent console: replies, internal notes, read marks, presence."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -10,9 +11,11 @@ from conversations.broadcast import agent_frame_publish_sync, presence_group
 from conversations.events import agent_row
 from conversations.models import Conversation, Message
 from conversations.selectors import agents_watching_forget
+from conversations.services.attachments import attachments_link
 from conversations.services.common import (
     conversation_updated_after_commit,
     locked,
+    message_broadcast_after_commit,
     system_message_create,
 )
 from conversations.services.ownership import TransitionRefused, take_over_locked
@@ -27,10 +30,17 @@ class AgentPost:
 
 
 def agent_message_send(
-    *, conversation_id: int, agent: Agent, client_id: str, text: str, internal: bool = False
+    *,
+    conversation_id: int,
+    agent: Agent,
+    client_id: str,
+    text: str,
+    internal: bool = False,
+    attachment_ids: Sequence[int] = (),
 ) -> AgentPost:
     """A reply to the visitor (taking the conversation first if the bot or queue has it),
-    or, with internal=True, a note only agents see."""
+    or, with internal=True, a note only agents see. `attachment_ids`: this agent's
+    unsent uploads to this conversation (else AttachmentRefused, nothing saved)."""
     try:
         return _agent_message_save(
             conversation_id=conversation_id,
@@ -38,6 +48,7 @@ def agent_message_send(
             client_id=client_id,
             text=text,
             internal=internal,
+            attachment_ids=attachment_ids,
         )
     except IntegrityError:
         existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
@@ -46,7 +57,13 @@ def agent_message_send(
 
 @transaction.atomic
 def _agent_message_save(
-    *, conversation_id: int, agent: Agent, client_id: str, text: str, internal: bool
+    *,
+    conversation_id: int,
+    agent: Agent,
+    client_id: str,
+    text: str,
+    internal: bool,
+    attachment_ids: Sequence[int],
 ) -> AgentPost:
     conversation = locked(conversation_id)
     existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
@@ -64,7 +81,11 @@ def _agent_message_save(
         agent=agent,
         client_id=client_id,
         is_internal=internal,
+        # Broadcast once the files are linked: the event carries them.
+        broadcast=False,
     )
+    attachments_link(message=message, attachment_ids=attachment_ids, agent=agent)
+    message_broadcast_after_commit(message)
     if not internal:
         Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         metrics.reply_counted("agent")

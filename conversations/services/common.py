@@ -17,10 +17,18 @@ from conversations.events import agent_message_event, message_event
 from conversations.models import Conversation, Message
 from conversations.selectors import agents_watching, conversation_row, turns_cache_key
 from helpdesk import metrics
+from helpdesk.webhooks.services import webhook_message_emit
 
 
 def locked(conversation_id: int) -> Conversation:
     return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def human_needed_mark(conversation: Conversation, *, reason: str) -> None:
+    """Record the first time a human was needed; later escalations keep the first."""
+    if conversation.human_needed_at is None:
+        conversation.human_needed_at = timezone.now()
+        conversation.human_needed_reason = reason[:200]
 
 
 def invalidate_turns_after_commit(conversation_id: int) -> None:
@@ -97,6 +105,7 @@ def system_message_create(
     )
     invalidate_turns_after_commit(conversation.pk)
     metrics.message_created(message)
+    webhook_message_emit(message=message)
     if broadcast:
         message_broadcast_after_commit(message)
     return message

@@ -14,11 +14,14 @@ from conversations.events import reply_end_event, state_event
 from conversations.models import Conversation, Message
 from conversations.services.common import (
     conversation_updated_after_commit,
+    human_needed_mark,
     knowledge_gap_after_commit,
     locked,
     system_message_create,
 )
 from helpdesk import metrics
+from helpdesk.models import Site
+from helpdesk.webhooks.services import webhook_conversation_emit
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +117,10 @@ def llm_reply_fail(
     conversation.state = State.WAITING
     conversation.escalation_reason = reason[:200]
     conversation.waiting_since = timezone.now()
+    human_needed_mark(conversation, reason=reason)
     conversation.last_activity_at = timezone.now()
     conversation.save()
+    webhook_conversation_emit(conversation=conversation, event="conversation.escalated")
     message = system_message_create(
         conversation=conversation,
         text=fallback_text,
@@ -145,17 +150,25 @@ def llm_reply_abandon(*, conversation_id: int, reply_id: str, reason: str) -> Me
     once, rather than after the stale-reply watchdog's timeout. None if the
     reply is no longer the pending one (it finished, or a human took over).
     """
-    languages = Conversation.objects.filter(pk=conversation_id).values_list(
-        "visitor__language", flat=True
+    conversation = (
+        Conversation.objects.select_related("site", "visitor").filter(pk=conversation_id).first()
     )
-    if not languages:
+    if conversation is None:
         return None  # deleted meanwhile: nobody to hand over to
     return llm_reply_fail(
         conversation_id=conversation_id,
         reply_id=reply_id,
         reason=reason,
-        fallback_text=bot_text("fallback", language=languages[0]),
+        fallback_text=bot_text(
+            "fallback", language=conversation.visitor.language, site=conversation.site
+        ),
     )
+
+
+def _site_cached(sites: dict[int, Site], site_id: int) -> Site | None:
+    if site_id not in sites:
+        sites[site_id] = Site.objects.filter(pk=site_id).first()
+    return sites[site_id]
 
 
 def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
@@ -185,12 +198,15 @@ def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
             "pending_reply_id",
             "pending_reply_started_at",
             "visitor__language",
+            "site_id",
             "site__llm_timeout_seconds",
             "site__llm_first_token_timeout_seconds",
         )
     )
     reaped: list[int] = []
-    for conversation_id, reply_id, started_at, language, timeout, first_token in candidates:
+    sites: dict[int, Site] = {}
+    for row in candidates:
+        conversation_id, reply_id, started_at, language, site_id, timeout, first_token = row
         # A stream waits up to the first-token limit before its first token,
         # so a Site configured with that one the larger is bounded by it.
         limit = max(timeout, first_token) + REAP_MARGIN_SECONDS
@@ -200,7 +216,9 @@ def replies_reap_stale(*, now: datetime | None = None) -> list[int]:
             message = _reply_reap(
                 conversation_id=conversation_id,
                 reply_id=str(reply_id),
-                fallback_text=bot_text("fallback", language=language),
+                fallback_text=bot_text(
+                    "fallback", language=language, site=_site_cached(sites, site_id)
+                ),
             )
         except Conversation.DoesNotExist:
             continue  # deleted since the query: nothing left to fail

@@ -17,6 +17,7 @@ from conversations.models import Conversation
 from conversations.services.common import (
     agent_notify_after_commit,
     conversation_updated_after_commit,
+    human_needed_mark,
     invalidate_turns_after_commit,
     knowledge_gap_after_commit,
     locked,
@@ -25,6 +26,7 @@ from conversations.services.common import (
     system_message_create,
 )
 from helpdesk.models import Agent, Site
+from helpdesk.webhooks.services import webhook_conversation_emit
 
 State = Conversation.State
 
@@ -51,7 +53,9 @@ def conversation_escalate(
     conversation.state = State.WAITING
     conversation.escalation_reason = reason[:200]
     conversation.waiting_since = timezone.now()
+    human_needed_mark(conversation, reason=reason)
     conversation.save()
+    webhook_conversation_emit(conversation=conversation, event="conversation.escalated")
     knowledge_gap_after_commit(conversation)
     state_broadcast_after_commit(conversation, state_event(conversation))
     if notice:
@@ -69,6 +73,7 @@ def conversation_escalate(
 
 def _join(conversation: Conversation, agent: Agent) -> None:
     """Make `agent` the owner; the caller holds the row lock."""
+    human_needed_mark(conversation, reason="taken over by an agent")
     conversation.state = State.HUMAN
     conversation.assigned_agent = agent
     conversation.waiting_since = None
@@ -179,6 +184,7 @@ def conversation_close(*, conversation_id: int, reason: str = "") -> Conversatio
     if reason:
         conversation.escalation_reason = reason[:200]
     conversation.save()
+    webhook_conversation_emit(conversation=conversation, event="conversation.closed")
     invalidate_turns_after_commit(conversation.pk)
     state_broadcast_after_commit(conversation, state_event(conversation))
     return conversation

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.models import Conversation, Message, Visitor
+from conversations.services.attachments import attachments_link
 from conversations.services.common import (
     agent_notify_after_commit,
     invalidate_turns_after_commit,
@@ -19,6 +21,7 @@ from conversations.services.common import (
 from conversations.visitor_tokens import visitor_token_issue, visitor_token_read
 from helpdesk import metrics
 from helpdesk.models import Site
+from helpdesk.webhooks.services import webhook_conversation_emit, webhook_message_emit
 from kb.filtering import sensitive_text_screen
 
 BLOCKED_TEXT = "[message blocked by the content filter]"
@@ -81,10 +84,18 @@ class ReceivedMessage:
     duplicate: bool
 
 
-def visitor_message_receive(*, visitor: Visitor, client_id: str, text: str) -> ReceivedMessage:
-    """Save a visitor's message once (a resend with the same client_id returns the saved one)."""
+def visitor_message_receive(
+    *, visitor: Visitor, client_id: str, text: str, attachment_ids: Sequence[int] = ()
+) -> ReceivedMessage:
+    """Save a visitor's message once (a resend with the same client_id returns the saved one).
+
+    `attachment_ids`: the visitor's own unsent uploads; any other id raises
+    AttachmentRefused and nothing is saved.
+    """
     try:
-        return _visitor_message_save(visitor=visitor, client_id=client_id, text=text)
+        return _visitor_message_save(
+            visitor=visitor, client_id=client_id, text=text, attachment_ids=attachment_ids
+        )
     except IntegrityError:
         # Two sockets raced with the same client_id: the other one saved it.
         existing = Message.objects.get(conversation__visitor=visitor, client_id=client_id)
@@ -92,7 +103,9 @@ def visitor_message_receive(*, visitor: Visitor, client_id: str, text: str) -> R
 
 
 @transaction.atomic
-def _visitor_message_save(*, visitor: Visitor, client_id: str, text: str) -> ReceivedMessage:
+def _visitor_message_save(
+    *, visitor: Visitor, client_id: str, text: str, attachment_ids: Sequence[int]
+) -> ReceivedMessage:
     existing = (
         Message.objects.filter(conversation__visitor=visitor, client_id=client_id)
         .select_related("conversation")
@@ -113,6 +126,7 @@ def _visitor_message_save(*, visitor: Visitor, client_id: str, text: str) -> Rec
         conversation = Conversation.objects.create(
             site_id=visitor.site_id, visitor=visitor, last_activity_at=now
         )
+        webhook_conversation_emit(conversation=conversation, event="conversation.created")
     screen = sensitive_text_screen(site_id=visitor.site_id, text=text)
     stored = BLOCKED_TEXT if screen.action == "block" else screen.text
     message = Message.objects.create(
@@ -123,6 +137,8 @@ def _visitor_message_save(*, visitor: Visitor, client_id: str, text: str) -> Rec
         client_id=client_id,
         filter_action=screen.action if screen.changed else "",
     )
+    attachments_link(message=message, attachment_ids=attachment_ids, visitor=visitor)
+    webhook_message_emit(message=message)
     supersede_pending_reply(conversation, reason="superseded")
     conversation.last_activity_at = now
     conversation.save(
@@ -191,8 +207,10 @@ def visitor_identify(*, visitor: Visitor, attributes: dict[str, Any]) -> Identif
     verified = bool(
         user_id
         and isinstance(user_hash, str)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a forged hash may have them).
         and hmac.compare_digest(
-            identity_hash(secret=site.identity_secret, user_id=user_id), user_hash.strip().lower()
+            identity_hash(secret=site.identity_secret, user_id=user_id).encode(),
+            user_hash.strip().lower().encode(),
         )
     )
     target, switched = visitor, False

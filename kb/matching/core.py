@@ -85,6 +85,18 @@ def entry_content_hash(*, backend_id: str, texts: list[str]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class DecisionFeatures:
+    """Arrays with one value per entry of the index."""
+
+    cosine: np.ndarray  # best phrasing's cosine to the query
+    relevance: np.ndarray  # ranks the entries; -inf for entries without vectors
+    z: np.ndarray  # relevance's z-score among the site's entries
+    cosine_z: np.ndarray  # cosine's z-score among the query's cosines to every entry
+    lexical: np.ndarray  # token-sort ratio / 100
+    has_vectors: np.ndarray
+
+
 @dataclass
 class SemanticIndex:
     backend_id: str
@@ -227,8 +239,8 @@ class MatcherIndex:
             return MatchResult(decision="ground", candidates=grounding, tiers=tiers)
         return MatchResult(decision="none", candidates=ranked, tiers=tiers)
 
-    def semantic_features(self, lexical: np.ndarray, query_vector: np.ndarray):
-        """Per entry: best phrasing cosine, relevance, confidence (0-100), grounding score."""
+    def decision_features(self, lexical: np.ndarray, query_vector: np.ndarray) -> DecisionFeatures:
+        """Per entry, what the confidence is computed from (and what calibration_fit fits)."""
         semantic = self.semantic
         assert semantic is not None
         calibration = semantic.calibration
@@ -241,20 +253,38 @@ class MatcherIndex:
             + calibration.weight_answer * (semantic.answer @ query_vector)
         )
         relevance[~semantic.has_vectors] = -np.inf
-        valid = relevance[semantic.has_vectors]
-        spread = max(float(valid.std()), calibration.z_min_std)
-        z = (relevance - float(valid.mean())) / spread
-        logit = (
-            calibration.bias
-            + calibration.weight_cosine * cosine
-            + calibration.weight_z * z
-            + calibration.weight_lexical * (lexical / 100.0)
+        valid = semantic.has_vectors
+        spread = max(float(relevance[valid].std()), calibration.z_min_std)
+        z = (relevance - float(relevance[valid].mean())) / spread
+        # How far the entry's best phrasing stands out among this query's cosines to every
+        # entry. e5 cosines of one query sit in a narrow band whose level varies with the
+        # query; next to the relevance z-score this is a small correction (its weight is
+        # small and negative), kept because it raised cross-validated recall (docs/kb.md).
+        cosine_spread = max(float(cosine[valid].std()), calibration.z_min_std / 4)
+        cosine_z = (cosine - float(cosine[valid].mean())) / cosine_spread
+        return DecisionFeatures(
+            cosine=cosine,
+            relevance=relevance,
+            z=z,
+            cosine_z=cosine_z,
+            lexical=lexical / 100.0,
+            has_vectors=semantic.has_vectors,
         )
-        confidence = 100.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
-        confidence[~semantic.has_vectors] = 0.0
+
+    def semantic_features(self, lexical: np.ndarray, query_vector: np.ndarray):
+        """Per entry: best phrasing cosine, relevance, confidence (0-100), grounding score."""
+        calibration = self.semantic.calibration  # type: ignore[union-attr]
+        features = self.decision_features(lexical, query_vector)
+        confidence = calibration.confidence(
+            cosine=features.cosine,
+            z=features.z,
+            cosine_z=features.cosine_z,
+            lexical=features.lexical,
+        )
+        confidence[~features.has_vectors] = 0.0
         span = calibration.ground_high - calibration.ground_low
-        ground = np.clip((cosine - calibration.ground_low) / span, 0.0, 1.0) * 100.0
-        return cosine, relevance, confidence, ground
+        ground = np.clip((features.cosine - calibration.ground_low) / span, 0.0, 1.0) * 100.0
+        return features.cosine, features.relevance, confidence, ground
 
     def _match_hybrid(self, lexical: np.ndarray, query_vector: np.ndarray, thresholds):
         cosine, relevance, confidence, ground = self.semantic_features(lexical, query_vector)

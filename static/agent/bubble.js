@@ -11,6 +11,7 @@
 
 import { t } from "./i18n.js";
 import { el, formatDateTime, formatTime, parseDate, safeLink, setText } from "./dom.js";
+import { setAttachments } from "../widget/attachments.js";
 
 /** "12:03" today, "Nov 24, 2026, 12:03" on other days; the full date as tooltip. */
 export function stampTime(node, iso) {
@@ -90,7 +91,9 @@ export function messageBubble(message) {
   const bubble = el("div", "ac-bubble");
   const text = el("div", "ac-text");
   setText(text, message.text, message.author);
+  text.hidden = !message.text && Array.isArray(message.attachments) && message.attachments.length > 0;
   bubble.appendChild(text);
+  setAttachments(bubble, message.attachments, "ac", t);
   node.appendChild(bubble);
   const foot = el("div", "ac-foot");
   const time = el("time", "ac-time");
@@ -117,6 +120,10 @@ export function markSaved(node, message) {
   const d = node.querySelector(".ac-dots");
   if (d) d.remove();
   if (typeof message.text === "string") setText(node.querySelector(".ac-text"), message.text, message.author);
+  if (Array.isArray(message.attachments)) {
+    node.querySelector(".ac-text").hidden = !message.text && message.attachments.length > 0;
+    setAttachments(node.querySelector(".ac-bubble"), message.attachments, "ac", t);
+  }
   fillMeta(node, message);
   if (message.created_at) stampTime(node.querySelector(".ac-time"), message.created_at);
   setStatus(node, "");

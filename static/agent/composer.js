@@ -5,6 +5,7 @@
 
 import { t } from "./i18n.js";
 import { CannedPopup } from "./canned.js";
+import { AttachmentTray, uploadFile } from "../widget/attachments.js";
 
 const TYPING_EVERY = 2000; // at most one typing {active:true} per 2 s
 const TYPING_IDLE = 3000; // typing {active:false} 3 s after the last key
@@ -25,6 +26,9 @@ export class Composer {
       noteToggle: q("note-toggle"),
       suggest: q("suggest"),
       popup: q("canned-popup"),
+      attach: q("agent-attach"),
+      fileInput: q("agent-file-input"),
+      tray: q("agent-attachment-tray"),
     };
     this.ui = ui;
     this.sendFrame = deps.send;
@@ -42,6 +46,9 @@ export class Composer {
     this.idleTimer = null;
     this.busyTimer = null;
     this.canned = new CannedPopup(ui.popup, ui.textarea, { api: deps.api, onInsert: () => this.onInput() });
+    this.apiBase = String(deps.apiBase || "/agent/api/").replace(/\/?$/, "/");
+    this.tray = new AttachmentTray(ui.tray, { prefix: "ac", label: t, upload: (file, onProgress) => this.upload(file, onProgress) });
+    this.wireAttachments();
 
     const ta = ui.textarea;
     ta.setAttribute("aria-autocomplete", "list");
@@ -89,6 +96,8 @@ export class Composer {
     const draft = (this.conversationId !== null && !readOnly && this.drafts.get(this.conversationId)) || null;
     this.ui.textarea.value = draft ? draft.text : "";
     this.note = draft ? draft.note : false;
+    // Uploads belong to the conversation they were made for.
+    this.tray.clear();
     this.siteId = conversation && !readOnly ? conversation.site_id : null;
     this.canned.setSite(this.siteId);
     this.autoGrow();
@@ -144,6 +153,7 @@ export class Composer {
     else textarea.removeAttribute("aria-busy");
     send.disabled = !enabled || this.busy;
     noteToggle.disabled = !enabled;
+    this.ui.attach.disabled = !enabled;
     noteToggle.setAttribute("aria-pressed", this.note ? "true" : "false");
     suggest.hidden = !(enabled && this.state === "human");
     suggest.disabled = this.busy;
@@ -175,13 +185,16 @@ export class Composer {
   submit() {
     if (!this.enabled || this.busy) return;
     const text = this.ui.textarea.value.trim();
-    if (!text) return;
+    const attachments = this.tray.ready();
+    // Not while a file is still going up: it would be left behind.
+    if (this.tray.busy || (!text && !attachments.length)) return;
     this.canned.close();
     this.stopTyping();
     this.ui.textarea.value = "";
     this.drafts.delete(this.conversationId);
+    this.tray.clear();
     this.autoGrow();
-    this.onSubmit(text, this.note);
+    this.onSubmit(text, this.note, attachments);
     this.ui.textarea.focus();
   }
 
@@ -211,6 +224,49 @@ export class Composer {
     }
     this.typingActive = false;
     this.typingSentAt = 0;
+  }
+
+  // --- attachments --------------------------------------------------------------------
+
+  upload(file, onProgress) {
+    const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    const url = `${this.apiBase}conversations/${encodeURIComponent(this.conversationId)}/attachments`;
+    return uploadFile(url, file, { "X-CSRFToken": token ? token.value : "" }, onProgress);
+  }
+
+  attach(files) {
+    if (!this.enabled || !files || !files.length) return;
+    this.tray.add(files);
+    this.ui.textarea.focus();
+  }
+
+  wireAttachments() {
+    const { attach, fileInput, textarea, form } = this.ui;
+    attach.addEventListener("click", () => fileInput.click());
+    fileInput.addEventListener("change", () => {
+      this.attach(fileInput.files);
+      fileInput.value = "";
+    });
+    textarea.addEventListener("paste", (event) => {
+      const files = event.clipboardData && event.clipboardData.files;
+      if (files && files.length && this.enabled) {
+        event.preventDefault();
+        this.attach(files);
+      }
+    });
+    form.addEventListener("dragover", (event) => {
+      if (this.enabled && event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files")) {
+        event.preventDefault();
+        form.classList.add("ac-composer-drop");
+      }
+    });
+    form.addEventListener("dragleave", () => form.classList.remove("ac-composer-drop"));
+    form.addEventListener("drop", (event) => {
+      form.classList.remove("ac-composer-drop");
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      this.attach(event.dataTransfer.files);
+    });
   }
 
   // --- AI suggestion -----------------------------------------------------------------

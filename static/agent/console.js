@@ -76,6 +76,7 @@ const transcript = new Transcript(ui.scroller, byTestId("transcript"), byTestId(
 
 const header = new ConversationHeader(document, {
   api,
+  conversationsBase: config.conversationsBase,
   send,
   me: meId,
   toast,
@@ -83,7 +84,7 @@ const header = new ConversationHeader(document, {
   onTogglePanel: togglePanel,
 });
 
-const composer = new Composer($(".ac-composer"), { api, send, onSubmit: submitReply, toast });
+const composer = new Composer($(".ac-composer"), { api, apiBase: config.apiBase, send, onSubmit: submitReply, toast });
 
 const reader = new ReadTracker({
   current: () => {
@@ -205,6 +206,12 @@ function onEvent(frame) {
       header.setState(ev.state);
       composer.setState(ev.state);
       break;
+    case "csat": {
+      header.setCsat(frame.conversation_id, ev.csat || null);
+      const row = store.get(frame.conversation_id);
+      if (row) list.update(Object.assign({}, row, { csat: ev.csat || null }));
+      break;
+    }
     case "agent.joined":
       // The server saves "Alice joined the conversation" as a system message,
       // which arrives as its own `message` event: nothing more to draw.
@@ -322,6 +329,7 @@ function applyDetail(data, since) {
   }
   transcript.dropStreams();
   transcript.load(messages);
+  header.setVisitorEmail(data.visitor && data.visitor.email);
   if (readOnly) visitorPanel.markShown(openId);
   else visitorPanel.render(data.visitor, data.previous, openId);
   flushOutbox(messages);
@@ -337,17 +345,24 @@ function flushOutbox(messages) {
     (frame) => conn.send(frame),
     (clientId, item) => {
       if (item.conversation_id !== openId || transcript.hasPending(clientId)) return;
-      transcript.addPending({ client_id: clientId, text: item.text, internal: item.type === "note", agent_name: presence.me.name });
+      transcript.addPending({
+        client_id: clientId,
+        text: item.text,
+        attachments: item.attachments,
+        internal: item.type === "note",
+        agent_name: presence.me.name,
+      });
     },
   );
 }
 
-function submitReply(text, internal) {
+function submitReply(text, internal, attachments = []) {
   if (openId === null || readOnly) return;
-  const clientId = outbox.add(openId, internal ? "note" : "reply", text);
+  const clientId = outbox.add(openId, internal ? "note" : "reply", text, attachments);
   transcript.addPending({
     client_id: clientId,
     text,
+    attachments,
     internal,
     agent_name: presence.me.name,
     created_at: new Date().toISOString(),

@@ -24,6 +24,13 @@ export class ConversationHeader {
       handback: q("handback"),
       transfer: q("transfer"),
       close: q("close-conversation"),
+      csat: q("conversation-csat"),
+      csatStars: root.querySelector(".ac-csat-stars"),
+      csatScore: q("csat-score"),
+      csatComment: q("csat-comment"),
+      emailTranscript: q("email-transcript"),
+      exportMenu: q("export"),
+      exportLinks: Array.from(root.querySelectorAll(".ac-export-link")),
       togglePanel: q("toggle-visitor-panel"),
       transferDialog: q("transfer-dialog"),
       transferForm: root.querySelector(".ac-transfer-form"),
@@ -37,6 +44,8 @@ export class ConversationHeader {
     this.sendFrame = deps.send;
     this.me = deps.me;
     this.toast = deps.toast;
+    this.conversationsBase = String(deps.conversationsBase || "/agent/conversations/").replace(/\/?$/, "/");
+    this.visitorEmail = "";
     this.row = null;
     this.readOnly = false;
 
@@ -44,6 +53,9 @@ export class ConversationHeader {
     ui.handback.addEventListener("click", () => this.act("handback", ui.handback));
     ui.close.addEventListener("click", () => this.act("close", ui.close));
     ui.transfer.addEventListener("click", () => this.openTransfer());
+    ui.emailTranscript.addEventListener("click", () => this.emailTranscript());
+    // Choosing a format downloads it; the menu closes behind it.
+    for (const link of ui.exportLinks) link.addEventListener("click", () => (ui.exportMenu.open = false));
     ui.back.addEventListener("click", () => deps.onBack());
     ui.togglePanel.addEventListener("click", () => deps.onTogglePanel());
     ui.transferForm.addEventListener("submit", (event) => {
@@ -73,6 +85,19 @@ export class ConversationHeader {
   update(row) {
     if (!this.row || !row || row.id !== this.row.id) return;
     this.row = row;
+    this.render();
+  }
+
+  /** A `csat` event: the visitor rated (or re-rated) the shown conversation. */
+  setCsat(conversationId, csat) {
+    if (!this.row || this.row.id !== conversationId) return;
+    this.row = Object.assign({}, this.row, { csat });
+    this.render();
+  }
+
+  /** The visitor's address (from the detail), for "Email transcript". */
+  setVisitorEmail(email) {
+    this.visitorEmail = typeof email === "string" ? email : "";
     this.render();
   }
 
@@ -119,7 +144,49 @@ export class ConversationHeader {
     ui.handback.hidden = !(live && row.state === "human" && mine);
     ui.transfer.hidden = !(live && row.state === "human");
     ui.close.hidden = !(live && row.state !== "closed");
+    this.renderCsat(row.csat);
+    const email = this.visitorEmail || (row.visitor && row.visitor.email) || "";
+    ui.emailTranscript.hidden = !email;
+    ui.emailTranscript.title = email ? t("emailTranscriptTo", { email }) : "";
+    for (const link of ui.exportLinks) {
+      const format = link.getAttribute("data-format");
+      link.href = `${this.conversationsBase}${encodeURIComponent(row.id)}/export?format=${format}`;
+    }
     for (const b of [ui.takeover, ui.handback, ui.close, ui.transfer]) b.disabled = false;
+  }
+
+  renderCsat(csat) {
+    const ui = this.ui;
+    const rating = csat ? Number(csat.rating) : 0;
+    ui.csat.hidden = !rating;
+    if (!rating) return;
+    ui.csatStars.textContent = "★".repeat(rating) + "☆".repeat(5 - rating);
+    ui.csat.setAttribute("data-rating", String(rating));
+    ui.csatScore.textContent = t("csatScore", { n: rating });
+    ui.csatComment.textContent = csat.comment || "";
+    ui.csatComment.hidden = !csat.comment;
+  }
+
+  /** POST: the server emails the transcript to the visitor's address (rate-limited). */
+  async emailTranscript() {
+    if (!this.row) return;
+    const button = this.ui.emailTranscript;
+    const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    button.disabled = true;
+    try {
+      const response = await fetch(`${this.conversationsBase}${encodeURIComponent(this.row.id)}/transcript/email`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" },
+      });
+      const data = await response.json().catch(() => ({}));
+      if (response.ok) this.toast(t("transcriptSent", { email: data.email || "" }));
+      else this.toast(t("errorPrefix", { detail: data.detail || data.error || response.status }), "error");
+    } catch (e) {
+      this.toast(t("errorPrefix", { detail: e.message }), "error");
+    } finally {
+      button.disabled = false;
+    }
   }
 
   /** One action frame; the button stays disabled until the answer re-renders the header. */

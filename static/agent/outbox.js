@@ -6,13 +6,13 @@ import { newClientId } from "./dom.js";
 
 export class Outbox {
   constructor() {
-    this.items = new Map(); // client_id -> {conversation_id, type: "reply" | "note", text}
+    this.items = new Map(); // client_id -> {conversation_id, type: "reply" | "note", text, attachments}
   }
 
   /** A new reply or note; returns its client_id. */
-  add(conversationId, type, text) {
+  add(conversationId, type, text, attachments = []) {
     const clientId = newClientId();
-    this.items.set(clientId, { conversation_id: conversationId, type, text });
+    this.items.set(clientId, { conversation_id: conversationId, type, text, attachments });
     return clientId;
   }
 
@@ -28,7 +28,10 @@ export class Outbox {
   }
 
   static frame(clientId, item) {
-    return { type: item.type, conversation_id: item.conversation_id, client_id: clientId, text: item.text };
+    const frame = { type: item.type, conversation_id: item.conversation_id, client_id: clientId, text: item.text };
+    const ids = (item.attachments || []).map((a) => a.id).filter(Number.isInteger);
+    if (ids.length) frame.attachments = ids;
+    return frame;
   }
 
   /**

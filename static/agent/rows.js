@@ -178,6 +178,10 @@ export function buildRow() {
   waiting.setAttribute("data-testid", "waiting-time");
   meta.appendChild(waiting);
   meta.appendChild(el("span", "ac-row-site"));
+  const csat = el("span", "ac-csat-badge");
+  csat.setAttribute("data-testid", "row-csat");
+  csat.hidden = true;
+  meta.appendChild(csat);
   node.append(top, bottom, meta);
   return node;
 }
@@ -215,6 +219,12 @@ export function fillRow(node, row, tab, meId) {
     agentSlot.appendChild(a);
   }
   node.querySelector(".ac-row-site").textContent = row.site_name || "";
+  const csatBadge = node.querySelector(".ac-csat-badge");
+  const rating = row.csat ? Number(row.csat.rating) : 0;
+  csatBadge.hidden = !rating;
+  csatBadge.textContent = rating ? `★ ${rating}` : "";
+  csatBadge.setAttribute("data-rating", rating ? String(rating) : "");
+  if (rating) csatBadge.title = t("csatRated", { n: rating });
   node.dataset.tab = tab;
   node._row = row;
   refreshTimes(node);

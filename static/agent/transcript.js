@@ -125,6 +125,7 @@ export class Transcript {
       source: "agent",
       agent_name: item.agent_name,
       text: item.text,
+      attachments: item.attachments,
       is_internal: !!item.internal,
       created_at: item.created_at,
     });

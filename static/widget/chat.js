@@ -3,7 +3,9 @@
 // visitor WebSocket described in docs/protocol.md.
 
 import { language, localize, pickLanguage, setLanguage, t } from "./i18n.js";
+import { AttachmentTray, formatSize, uploadFile } from "./attachments.js";
 import { Composer } from "./composer.js";
+import { RatingPrompt } from "./csat.js";
 import { EarlierConversations } from "./history.js";
 import { dots } from "./render.js";
 import { Connection } from "../shared/socket.js";
@@ -30,13 +32,32 @@ const ui = {
   offlineBanner: $('[data-testid="offline-banner"]'),
   form: $(".hd-composer"),
   composer: $('[data-testid="composer"]'),
+  attach: $('[data-testid="attach"]'),
+  fileInput: $('[data-testid="file-input"]'),
+  tray: $('[data-testid="attachment-tray"]'),
+  drop: $('[data-testid="drop-zone"]'),
 };
 const transcript = new Transcript(ui.scroller, $('[data-testid="transcript"]'));
+const rating = new RatingPrompt($('[data-testid="csat"]'), {
+  send: (frame) => welcomed && send(frame),
+  onDismiss: (id) => (store.csatDismissed = id),
+  change: (fn) => transcript.change(fn, true),
+});
 const earlier = new EarlierConversations(ui.previous, ui.previousList, (frame) => send(frame));
+// What the Site accepts (welcome.site.attachments); nothing until the first welcome.
+let attachmentRules = { enabled: false, max_bytes: 0, types: [] };
+const tray = new AttachmentTray(ui.tray, {
+  prefix: "hd",
+  label: t,
+  upload: uploadAttachment,
+  onChange: () => transcript.change(() => {}),
+});
 const composer = new Composer(ui.form, ui.composer, {
   maxLength,
   sendTyping: (frame) => welcomed && send(frame),
   onSubmit: sendMessage,
+  // Not while a file is still going up: it would be left behind.
+  canSubmit: (text) => !tray.busy && (!!text || tray.ready().length > 0),
 });
 
 // --- session state ------------------------------------------------------------
@@ -73,6 +94,7 @@ function applyLanguage(tag) {
   localize(document);
   document.title = `${config.name || ""} · ${t("title")}`;
   ui.offlineBanner.textContent = t("reconnecting");
+  rating.localize();
   renderState();
   renderGreeting();
 }
@@ -215,7 +237,21 @@ const handlers = {
     if (subtitle) subtitle.textContent = t("chattingWith", { name });
   },
   state: (f) => setState(f.state),
-  history: (f) => earlier.show(f),
+  history: (f) => {
+    // Asked for after a welcome to renew the cached files' signed URLs.
+    if (f.conversation_id === store.conversation && Array.isArray(f.messages)) {
+      transcript.refreshAttachments(f.messages);
+      for (const m of f.messages) if (transcript.has(m.id)) store.cacheMessage(m, true);
+      return;
+    }
+    earlier.show(f);
+  },
+  "csat.request": (f) => {
+    // Closed with the ✕ before: that conversation is not asked about again here.
+    if (f.conversation_id !== store.csatDismissed) rating.show(f);
+  },
+  "csat.ack": (f) => rating.saved(f),
+  "transcript.queued": (f) => rating.queued(f),
   error: onError,
   pong: () => {},
 };
@@ -239,12 +275,15 @@ function onWelcome(w) {
   if (w.site) {
     if (w.site.name) ui.name.textContent = w.site.name;
     applyColor(w.site.color);
+    applyAttachmentRules(w.site.attachments);
   }
   serverGreeting = w.greeting || "";
   renderGreeting();
 
   const conversation = w.conversation || null;
   const id = conversation ? conversation.id : null;
+  // A new conversation is under way: the prompt about the last one has had its time.
+  if (id !== null) rating.hide();
   if (id === null || id !== store.conversation) {
     // Another conversation is current (closed meanwhile, or started in
     // another tab): start the view over; the replay that follows fills it.
@@ -258,12 +297,17 @@ function onWelcome(w) {
   if (identity) send(identity);
   // Unacknowledged messages, oldest first, with their original client_id so
   // the server drops any it already committed.
-  for (const item of store.outbox) send({ type: "message", client_id: item.client_id, text: item.text });
+  for (const item of store.outbox) send(messageFrame(item));
+  // Files redrawn from this browser's cache carry URLs that may have expired.
+  if (id !== null && transcript.hasAttachments) send({ type: "history", conversation_id: id });
   scheduleSeen();
 }
 
 function adoptConversation(id) {
-  if (Number.isInteger(id) && id !== store.conversation) store.conversation = id;
+  if (Number.isInteger(id) && id !== store.conversation) {
+    store.conversation = id;
+    rating.hide();
+  }
 }
 
 /** Bookkeeping for every message that newly reached the screen. */
@@ -302,6 +346,7 @@ function onAck(a) {
     client_id: a.client_id,
     interrupted: false,
     created_at: a.created_at,
+    attachments: Array.isArray(a.attachments) ? a.attachments : [],
   };
   if (transcript.ack(message)) {
     store.cacheMessage(message);
@@ -316,8 +361,7 @@ function onError(e) {
     const item = store.outbox.find((entry) => entry.client_id === e.client_id);
     transcript.setPendingNote?.(e.client_id, e.detail);
     if (item) {
-      setTimeout(() => send({ type: "message", client_id: item.client_id, text: item.text }),
-        Math.max(1, Number(e.retry_after) || 5) * 1000);
+      setTimeout(() => send(messageFrame(item)), Math.max(1, Number(e.retry_after) || 5) * 1000);
     }
     return;
   }
@@ -326,6 +370,7 @@ function onError(e) {
     removeFromOutbox(e.client_id);
     return;
   }
+  if (rating.error(e)) return;
   console.warn("helpdesk:", e.code, e.detail);
 }
 
@@ -413,13 +458,84 @@ function removeFromOutbox(clientId) {
   if (rest.length !== list.length) store.outbox = rest;
 }
 
+function messageFrame(item) {
+  const frame = { type: "message", client_id: item.client_id, text: item.text };
+  const ids = (item.attachments || []).map((a) => a.id).filter(Number.isInteger);
+  if (ids.length) frame.attachments = ids;
+  return frame;
+}
+
 /** A new visitor message: on screen at once, in the outbox until its ack. */
 function sendMessage(text) {
-  const item = { client_id: newClientId(), text, created_at: new Date().toISOString() };
+  const attachments = tray.ready();
+  tray.clear();
+  const item = { client_id: newClientId(), text, attachments, created_at: new Date().toISOString() };
   store.outbox = store.outbox.concat([item]);
   transcript.addPending(item);
   // Offline it simply waits in the outbox for the next welcome.
-  if (welcomed) send({ type: "message", client_id: item.client_id, text });
+  if (welcomed) send(messageFrame(item));
+}
+
+// --- attachments -----------------------------------------------------------------------
+function applyAttachmentRules(rules) {
+  attachmentRules = rules && typeof rules === "object" ? rules : { enabled: false };
+  ui.attach.hidden = !attachmentRules.enabled;
+  if (!attachmentRules.enabled) tray.clear();
+}
+
+/** The server decides (it reads the bytes); the size is checked here too, to fail fast. */
+function uploadAttachment(file, onProgress) {
+  const max = Number(attachmentRules.max_bytes) || 0;
+  if (max && file.size > max) {
+    return Promise.reject(new Error(t("tooLarge", { size: formatSize(max) })));
+  }
+  if (!store.token) return Promise.reject(new Error(t("reconnecting")));
+  const url =
+    "/widget/attachments?site=" + encodeURIComponent(siteKey) + "&origin=" + encodeURIComponent(hostOrigin || "");
+  return uploadFile(url, file, { "X-Visitor-Token": store.token }, onProgress);
+}
+
+function attachFiles(files) {
+  if (!attachmentRules.enabled || !files || !files.length) return;
+  tray.add(files);
+  composer.focus();
+}
+
+function wireAttachments() {
+  ui.attach.addEventListener("click", () => ui.fileInput.click());
+  ui.fileInput.addEventListener("change", () => {
+    attachFiles(ui.fileInput.files);
+    ui.fileInput.value = "";
+  });
+  // A pasted screenshot is a file too.
+  ui.composer.addEventListener("paste", (event) => {
+    const files = event.clipboardData && event.clipboardData.files;
+    if (files && files.length && attachmentRules.enabled) {
+      event.preventDefault();
+      attachFiles(files);
+    }
+  });
+  const hasFiles = (event) => !!event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
+  let depth = 0;
+  document.addEventListener("dragenter", (event) => {
+    if (!attachmentRules.enabled || !hasFiles(event)) return;
+    depth += 1;
+    ui.drop.hidden = false;
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) ui.drop.hidden = true;
+  });
+  document.addEventListener("dragover", (event) => {
+    if (attachmentRules.enabled && hasFiles(event)) event.preventDefault();
+  });
+  document.addEventListener("drop", (event) => {
+    depth = 0;
+    ui.drop.hidden = true;
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    attachFiles(event.dataTransfer.files);
+  });
 }
 
 // --- wiring -------------------------------------------------------------------------------
@@ -445,6 +561,7 @@ function boot() {
     if (event.key === "Escape") toParent({ type: "helpdesk:close" });
   });
   ui.typing.prepend(dots());
+  wireAttachments();
 
   if (embedded) {
     // Carries no data, so "*" is fine: we cannot know the parent's origin

@@ -8,15 +8,18 @@ export class Composer {
   /**
    * @param {HTMLFormElement} form
    * @param {HTMLTextAreaElement} textarea
-   * @param {{maxLength: number, sendTyping: (frame: object) => boolean, onSubmit: (text: string) => void}} options
-   *   sendTyping returns false when the frame could not be sent (offline).
+   * @param {{maxLength: number, sendTyping: (frame: object) => boolean, onSubmit: (text: string) => void,
+   *          canSubmit?: (text: string) => boolean}} options
+   *   sendTyping returns false when the frame could not be sent (offline); canSubmit
+   *   decides whether this text (maybe empty, with files attached) may be sent now.
    */
-  constructor(form, textarea, { maxLength, sendTyping, onSubmit }) {
+  constructor(form, textarea, { maxLength, sendTyping, onSubmit, canSubmit }) {
     this.form = form;
     this.textarea = textarea;
     this.maxLength = maxLength;
     this.sendTypingFrame = sendTyping;
     this.onSubmit = onSubmit;
+    this.canSubmit = canSubmit || ((text) => !!text);
     this.typingActive = false;
     this.typingSentAt = 0;
     this.trailing = null;
@@ -48,7 +51,7 @@ export class Composer {
 
   submit() {
     const text = this.textarea.value.trim();
-    if (!text) return;
+    if (!this.canSubmit(text)) return;
     this.stopTyping();
     this.textarea.value = "";
     this.autoGrow();

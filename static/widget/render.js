@@ -4,6 +4,7 @@
 
 import { appendLinkified, setText } from "../shared/text.js";
 import { t } from "./i18n.js";
+import { setAttachments } from "./attachments.js";
 
 export { appendLinkified, setText };
 
@@ -79,7 +80,9 @@ export function messageBubble(message) {
   const bubble = el("div", "hd-bubble");
   const text = el("div", "hd-text");
   setText(text, message.text, message.author);
+  text.hidden = !message.text;
   bubble.appendChild(text);
+  setAttachments(bubble, message.attachments, "hd", t);
   node.appendChild(bubble);
 
   const foot = el("div", "hd-foot");
@@ -101,7 +104,10 @@ export function markSaved(node, message) {
   node.removeAttribute("aria-busy");
   const d = node.querySelector(".hd-dots");
   if (d) d.remove();
-  setText(node.querySelector(".hd-text"), message.text, message.author);
+  const text = node.querySelector(".hd-text");
+  setText(text, message.text, message.author);
+  text.hidden = !message.text;
+  setAttachments(node.querySelector(".hd-bubble"), message.attachments, "hd", t);
   const tag = node.querySelector(".hd-tag");
   if (tag) tag.textContent = metaLabel(message);
   const time = node.querySelector(".hd-time");

@@ -65,7 +65,8 @@ export function createStore(siteKey) {
     /** Unacknowledged visitor messages [{client_id, text, created_at}], oldest first. */
     get outbox() {
       const list = readJSON(k("outbox"), []);
-      return Array.isArray(list) ? list.filter((m) => m && m.client_id && m.text) : [];
+      const hasFiles = (m) => Array.isArray(m.attachments) && m.attachments.length > 0;
+      return Array.isArray(list) ? list.filter((m) => m && m.client_id && (m.text || hasFiles(m))) : [];
     },
     set outbox(list) {
       write(k("outbox"), list.length ? JSON.stringify(list) : null);
@@ -88,19 +89,30 @@ export function createStore(siteKey) {
      * Merges (not replaces) so two tabs of the same site never drop each
      * other's messages: lastSeen must never point past what the cache holds.
      */
-    cacheMessage(message) {
+    cacheMessage(message, replace = false) {
       if (!Number.isInteger(message.id) || !Number.isInteger(message.conversation_id)) return;
       let cache = readJSON(k("transcript"), null);
       if (!cache || cache.conversation_id !== message.conversation_id) {
         cache = { conversation_id: message.conversation_id, messages: [] };
       }
       const messages = Array.isArray(cache.messages) ? cache.messages : [];
-      if (!messages.some((m) => m && m.id === message.id)) {
+      const at = messages.findIndex((m) => m && m.id === message.id);
+      if (at >= 0 && replace) messages[at] = message;
+      else if (at < 0) {
         messages.push(message);
         messages.sort((a, b) => a.id - b.id);
       }
       cache.messages = messages.slice(-MAX_CACHED);
       write(k("transcript"), JSON.stringify(cache));
+    },
+
+    /** The conversation whose rating prompt the visitor closed: not asked again for it. */
+    get csatDismissed() {
+      const n = parseInt(read(k("csatDismissed")) || "", 10);
+      return Number.isFinite(n) ? n : null;
+    },
+    set csatDismissed(id) {
+      write(k("csatDismissed"), id === null || id === undefined ? null : String(id));
     },
 
     clearTranscript() {

@@ -3,6 +3,7 @@
 // being assembled, and sticky auto-scroll.
 
 import { t } from "./i18n.js";
+import { setAttachments } from "./attachments.js";
 import { dots, el, formatTime, markSaved, messageBubble, setStatus, setText } from "./render.js";
 
 export class Transcript {
@@ -121,6 +122,21 @@ export class Transcript {
     return "new";
   }
 
+  /** Fresh signed URLs for files already on screen (cached ones expire). */
+  refreshAttachments(messages) {
+    for (const message of messages) {
+      const node = this.byId.get(message.id);
+      if (node && Array.isArray(message.attachments) && message.attachments.length) {
+        setAttachments(node.querySelector(".hd-bubble"), message.attachments, "hd", t);
+      }
+    }
+  }
+
+  /** Does any message on screen carry files? */
+  get hasAttachments() {
+    return !!this.list.querySelector(".hd-attachments:not([hidden])");
+  }
+
   /** The visitor's message before the server has it: faded, "Sending…". */
   addPending(item) {
     if (this.pending.has(item.client_id)) return;
@@ -128,6 +144,7 @@ export class Transcript {
       author: "visitor",
       source: "visitor",
       text: item.text,
+      attachments: item.attachments,
       created_at: item.created_at,
     });
     node.setAttribute("data-status", "pending");

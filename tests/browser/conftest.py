@@ -138,9 +138,9 @@ def page(browser):
     page.context.close()
 
 
-def new_page(browser, *, width: int, height: int):
+def new_page(browser, *, width: int, height: int, locale: str = "en-US"):
     """A page in its own browser context (own cookies and storage) that records JS errors."""
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

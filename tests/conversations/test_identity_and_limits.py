@@ -60,6 +60,9 @@ async def test_unverified_identity_never_merges_and_never_overwrites_a_verified_
     impostor_welcome = await impostor.hello()
     frames = await identify(impostor, user_id="u-2", email="real@example.com", user_hash="0" * 64)
     assert not [f for f in frames if f["type"] in ("welcome", "message")]
+    # A forged hash with non-ASCII characters is refused the same way, not a server error.
+    frames = await identify(impostor, user_id="u-2", user_hash="é" * 64)
+    assert not [f for f in frames if f["type"] in ("welcome", "message", "error")]
     stored = await database_sync_to_async(Visitor.objects.get)(
         anonymous_id=impostor_welcome["visitor_id"]
     )

@@ -3,20 +3,13 @@ from pathlib import Path
 
 import pytest
 
+from conversations.consumers.visitor import VisitorConsumer
 from conversations.events import AGENT_EVENTS, SERVER_EVENTS
 from tests.protocol import ProtocolViolation, assert_event
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
-CLIENT_FRAMES = [
-    "hello",
-    "message",
-    "typing",
-    "seen",
-    "human.request",
-    "identify",
-    "history",
-    "ping",
-]
+# Every frame the visitor consumer handles, straight from its dispatch table.
+CLIENT_FRAMES = sorted(VisitorConsumer.HANDLERS)
 
 
 @pytest.mark.parametrize("event_type", sorted(SERVER_EVENTS))

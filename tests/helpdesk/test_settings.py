@@ -26,6 +26,7 @@ print(json.dumps({
     "result_backend": settings.CELERY_RESULT_BACKEND,
     "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
+    "secret_key_fallbacks": list(getattr(settings, "SECRET_KEY_FALLBACKS", [])),
 }))
 """
 
@@ -95,6 +96,14 @@ def test_production_reads_everything_from_the_environment():
     assert values["db_name"] == "helpdesk"
     assert values["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert values["session_cookie_secure"] is True
+    assert values["secret_key_fallbacks"] == []
+
+
+def test_production_accepts_old_secret_keys_during_a_rotation():
+    values = load(
+        "helpdesk.settings.production", **PRODUCTION_ENV, SECRET_KEY_FALLBACKS="old-one,older-one"
+    )
+    assert values["secret_key_fallbacks"] == ["old-one", "older-one"]
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])

@@ -37,18 +37,22 @@ def test_default_thresholds_meet_the_targets_on_the_evaluation_set(semantic):
     assert report.answer_precision >= 0.97
     assert report.false_answer_rate <= 0.03
     assert report.top3_recall >= 0.95
-    # Below the issue's 0.60 target: the best this small model reaches at 0.97
-    # precision on this set (see docs/kb.md). The floor guards against regressions.
-    assert report.answer_recall >= 0.50
+    # 0.604 (87/144); cross-validated, grouped by entry, 0.583 (see docs/kb.md).
+    assert report.answer_recall >= 0.60
 
 
 def test_held_out_set_keeps_precision(semantic):
-    """A second set, written before tuning and never tuned on: precision must hold."""
+    """A second set, written before tuning and never tuned on: precision must hold.
+
+    Its answer recall stays below the 0.60 target (docs/kb.md says why); the
+    floor is what the shipped calibration reaches, so a regression shows.
+    """
     rows, queries = load("kb_holdout")
     report = evaluation_run(rows=rows, queries=queries, thresholds=Thresholds(), embedder=semantic)
     assert report.answer_precision >= 0.97
-    assert report.false_answer_rate <= 0.05
+    assert report.false_answer_rate <= 0.03
     assert report.top3_recall >= 0.95
+    assert report.answer_recall >= 0.30
 
 
 def test_lexical_tier_alone_rarely_answers_wrong(lexical_only):

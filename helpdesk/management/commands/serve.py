@@ -32,6 +32,7 @@ class Command(BaseCommand):
     ) -> None:
         base = f"http://{host}:{port}"
         origins = [base] + ([f"http://{host}:{demo_port}"] if demo_port else [])
+        call_command("compile_translations")
         call_command("migrate", interactive=False, verbosity=1)
         call_command("seed_demo", origin=origins)
         if demo_port:

@@ -88,12 +88,15 @@ def ask(hybrid, text):
 
 
 def test_semantic_tier_answers_a_paraphrase_the_lexical_tier_cannot(hybrid):
-    text = "if i order today when would it get here"
-    assert lexical_index().match(text=text, thresholds=DEFAULT).decision != "answer"
+    text = "whats the postage fee"
+    lexical = index_from_rows(
+        rows=entry_rows_parse((DATA / "kb_eval_entries.csv").read_text("utf-8")), embedder=None
+    )
+    assert lexical.match(text=text, thresholds=DEFAULT).decision != "answer"
     result = ask(hybrid, text)
     assert result.tiers == ("lexical", "semantic")
     assert result.decision == "answer"
-    assert result.best.question == "How long does shipping take?"
+    assert result.best.question == "How much does shipping cost?"
     assert result.best.semantic is not None and result.best.relevance is not None
 
 

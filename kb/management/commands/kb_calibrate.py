@@ -1,0 +1,59 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from kb.csv_io import CSVRowsInvalid, csv_text_decode, entry_rows_parse, eval_queries_parse
+from kb.embeddings import embedder_get
+from kb.matching.calibration import calibration_for
+from kb.matching.calibration_fit import FEATURES, calibration_fit
+
+
+class Command(BaseCommand):
+    help = (
+        "Refit the semantic tier's confidence (a logistic regression) on ENTRIES.csv and "
+        "QUERIES.csv (the kb_eval files), choosing the answer threshold by cross-validation "
+        "grouped by entry. Prints the Calibration to put in kb/matching/calibration.py and "
+        "the cross-validated figures to expect."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("entries", type=Path)
+        parser.add_argument("queries", type=Path)
+        parser.add_argument(
+            "--features",
+            default=",".join(FEATURES),
+            help=f"Comma-separated, from {', '.join(FEATURES)} (default: all).",
+        )
+        parser.add_argument("--l2", type=float, default=1.0, help="Ridge penalty (default 1).")
+        parser.add_argument("--folds", type=int, default=8)
+        parser.add_argument("--precision", type=float, default=0.97, help="Precision target.")
+
+    def handle(self, *args, **options) -> None:
+        embedder = embedder_get()
+        if embedder is None:
+            raise CommandError("no embeddings backend: the lexical tier has nothing to calibrate")
+        try:
+            rows = entry_rows_parse(csv_text_decode(options["entries"].read_bytes()))
+            queries = eval_queries_parse(csv_text_decode(options["queries"].read_bytes()))
+        except (OSError, CSVRowsInvalid) as exc:
+            raise CommandError(str(exc)) from exc
+        features = tuple(name.strip() for name in options["features"].split(",") if name.strip())
+        try:
+            fit = calibration_fit(
+                rows=rows,
+                queries=queries,
+                embedder=embedder,
+                base=calibration_for(embedder.backend_id),
+                features=features,
+                l2=options["l2"],
+                folds=options["folds"],
+                precision_target=options["precision"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{embedder.backend_id}: features {', '.join(fit.features)}")
+        self.stdout.write(
+            f"cross-validated at answer threshold 85: precision {fit.cv_precision:.3f}, "
+            f"recall {fit.cv_recall:.3f}, false-answer rate {fit.cv_false_answer_rate:.3f}"
+        )
+        self.stdout.write(repr(fit.calibration))
