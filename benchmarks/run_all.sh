@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every benchmark of benchmarks/README.md, one after the other (about 40 minutes
+# Every benchmark of benchmarks/README.md, one after the other (about 90 minutes
 # on the 2-core machine), then the report. Needs DATABASE_URL and REDIS_URL, as
 # the tests do. Results: benchmarks/results/*.json, flame graph, chart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-run() { echo "== $*"; "$PY" -m benchmarks.loadgen "$@" | grep -v '^options\.' ; }
+# The machine may be shared: each run records /proc/loadavg before and after.
+run() { echo "== $* :: $(cat /proc/loadavg)"; "$PY" -m benchmarks.loadgen "$@" | grep -v '^options\.' ; }
 
 # The targets, as the issue states them.
 run hold
@@ -28,10 +29,47 @@ run kb --sockets 3000 --rate 30 --duration 30 --env GC_THRESHOLDS=50000,20,100 -
 run hold --sockets 5000 --hold-seconds 20 --label daphne-5000
 run hold --sockets 5000 --hold-seconds 20 --server uvicorn --label uvicorn-5000
 
-# Scale-out: two web processes and two workers; visitors alternate between the
-# webs, the agents watch from the second one.
-run kb --sockets 2000 --rate 80 --duration 30 --label one-web
-run kb --sockets 2000 --rate 80 --duration 30 --webs 2 --label two-webs
-run agents --webs 2 --workers 2 --label two-webs
+# Scale-out: two web processes and two workers behind one port (the round-robin
+# TCP balancer of benchmarks/loadgen/balancer.py); the webs direct for reference.
+run kb --sockets 2000 --rate 80 --duration 30 --label lb-one-web-direct
+run kb --sockets 2000 --rate 80 --duration 30 --balancer --label lb-one-web
+run kb --sockets 2000 --rate 80 --duration 30 --balancer --webs 2 --label lb-two-webs
+run agents --webs 2 --workers 2 --balancer --label two-webs
+
+# LLM delta coalescing off (0) and on (30 ms, the default), interleaved.
+for round in a b; do
+  for ms in 0 30; do
+    run stream --env LLM_DELTA_COALESCE_MS=$ms --label coalesce-$ms-$round
+    run agents --sockets 500 --client-processes 1 --rate 10 --duration 30 --streams 20 \
+      --env LLM_DELTA_COALESCE_MS=$ms --label light-coalesce-$ms-$round
+  done
+done
+run agents --sockets 500 --client-processes 1 --rate 10 --duration 30 --streams 20 --label light
+
+# The connect path: N sockets connecting as fast as the clients can (the Site
+# cache is on; its "before" figures are in the README).
+run connect
+run connect --profile --label profile
+
+# Per-message compression: the real frames of kb, stream and agents runs, then
+# replayed through permessage-deflate; memory per socket with uvicorn.
+rm -rf benchmarks/results/frames
+for scenario in kb stream agents; do
+  run "$scenario" --smoke --record-frames "benchmarks/results/frames/$scenario" --label frames
+done
+run hold --sockets 3000 --hold-seconds 10 --server uvicorn --label uvicorn-3000
+run hold --sockets 3000 --hold-seconds 10 --server uvicorn --compression --label uvicorn-deflate-3000
+"$PY" -m benchmarks.compression
+"$PY" -m benchmarks.json_encoding
+
+# The Celery pool and its concurrency.
+run stream --label pool-threads-400
+run stream --worker-pool prefork --worker-concurrency 4 --label pool-prefork-4
+run stream --worker-pool prefork --worker-concurrency 2 --label pool-prefork-2
+run stream --worker-pool gevent --worker-concurrency 400 --label pool-gevent-400
+
+# The channel layer.
+run stream --env CHANNEL_LAYER=pubsub --label layer-pubsub
+run stream --env CHANNEL_LAYER=core --label layer-core
 
 "$PY" -m benchmarks.report

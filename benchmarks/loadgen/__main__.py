@@ -27,6 +27,7 @@ FULL = {
     "hold": {"sockets": 19000, "client_processes": 4, "hold_seconds": 60},
     "kb": {"sockets": 10000, "client_processes": 2, "rate": 500, "duration": 60},
     "stream": {"sockets": 300, "client_processes": 1, "streams": 300},
+    "connect": {"sockets": 3000, "client_processes": 2, "hold_seconds": 1},
     "agents": {
         "sockets": 2000,
         "client_processes": 2,
@@ -38,6 +39,7 @@ FULL = {
 }
 SMOKE = {
     "hold": {"sockets": 100, "client_processes": 2, "hold_seconds": 2},
+    "connect": {"sockets": 100, "client_processes": 2, "hold_seconds": 1},
     "kb": {"sockets": 100, "client_processes": 2, "rate": 20, "duration": 3},
     "stream": {"sockets": 10, "client_processes": 1, "streams": 10, "tokens": 10},
     "agents": {
@@ -68,7 +70,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--webs", type=int, default=1, help="web processes")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument(
+        "--server", choices=["daphne", "uvicorn", "uvicorn-sansio"], default="daphne"
+    )
+    parser.add_argument(
+        "--balancer", action="store_true",
+        help="clients connect to one port: a round-robin TCP balancer over the webs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compression", action="store_true",
+        help="permessage-deflate on (uvicorn only: daphne does not negotiate it)",
+    )  # fmt: skip
+    parser.add_argument("--worker-pool", default="threads", help="celery worker --pool")
+    parser.add_argument("--worker-concurrency", type=int, default=400)
+    parser.add_argument(
+        "--record-frames", type=Path, metavar="DIR",
+        help="write every socket's frames to DIR/<role>-<pid>.jsonl (for compression.py)",
+    )  # fmt: skip
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra setting for the web and worker processes (repeatable)",
@@ -101,6 +119,11 @@ def options_from(args: argparse.Namespace) -> Options:
         server=args.server,
         env=env,
         profile=profile,
+        balancer=args.balancer,
+        worker_pool=args.worker_pool,
+        worker_concurrency=args.worker_concurrency,
+        record_frames=args.record_frames,
+        compression=args.compression,
     )
 
 
@@ -110,10 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         if not os.environ.get(name):
             print(f"{name} is not set: the benchmarks run on the real PostgreSQL and Redis.")
             return 2
+    if args.compression and args.server == "daphne":
+        print("--compression needs --server uvicorn: daphne does not negotiate permessage-deflate")
+        return 2
     options = options_from(args)
+    if options.record_frames:
+        options.record_frames.mkdir(parents=True, exist_ok=True)
+    # The machine is shared: the load before and after says how far to trust a run.
+    loadavg_start = _loadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="helpdesk-bench-") as workdir:
-        if args.scenario == "hold":
+        if args.scenario in ("hold", "connect"):
             result = run_hold(options, Path(workdir))
         elif args.scenario == "kb":
             result = run_load(options, Path(workdir), phase="kb")
@@ -126,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in vars(options).items()
     }
     result["smoke"] = args.smoke
+    result["loadavg_start"] = loadavg_start
+    result["loadavg_end"] = _loadavg()
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     label = f"-{args.label}" if args.label else ""
@@ -135,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(result))
     print(f"\nwritten to {out}")
     return 0
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _table(result: dict, prefix: str = "") -> str:

@@ -60,6 +60,11 @@ class Measurements:
     delta_ms: list[float] = field(default_factory=list)
     first_token_ms: list[float] = field(default_factory=list)
     message_ms: list[float] = field(default_factory=list)  # agents: visitor send -> agent
+    # Who sat on which web process (the balancer says so in a response header),
+    # to show that events cross between processes: visitors report
+    # [conversation_id, backend, [agent names seen typing]], agents
+    # [name, backend, [conversation ids of visitor messages seen]].
+    placements: list[list] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,31 +75,61 @@ class Measurements:
             "delta_ms": self.delta_ms,
             "first_token_ms": self.first_token_ms,
             "message_ms": self.message_ms,
+            "placements": self.placements,
             "counts": dict(self.counts),
         }
 
 
+BACKEND_HEADER = "X-Bench-Backend"
+
+
+def backend_of(ws: ClientConnection) -> str | None:
+    """The web process the balancer chose (None without the balancer)."""
+    response = getattr(ws, "response", None)
+    return response.headers.get(BACKEND_HEADER) if response is not None else None
+
+
 class VisitorSocket:
-    def __init__(self, ws: ClientConnection, measurements: Measurements) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        measurements: Measurements,
+        conversation_id: int | None = None,
+        recorded: list | None = None,
+    ) -> None:
         self.ws = ws
+        # Every frame of this socket in order, ["in"|"out", text], when recording
+        # (benchmarks/compression.py replays them through permessage-deflate).
+        self.recorded = recorded
         self.m = measurements
+        self.conversation_id = conversation_id
+        self.backend = backend_of(ws)
+        self.typing_agents: set[str] = set()
         self.sent_at: dict[str, float] = {}
         self.question_sent_at: float | None = None
         self.reply_seq: dict[str, int] = {}
+        self.reply_text: dict[str, list[str]] = {}
         self.replies_done = 0
+        self.sent_any = False
         self.closed = False
 
     async def send_message(self, text: str) -> None:
         now = time.time()
         client_id = f"{now:.6f}:{os.getpid()}:{random.getrandbits(32):x}"
         self.sent_at[client_id] = now
+        self.sent_any = True
         self.question_sent_at = now
         self.m.counts["sent"] += 1
-        await self.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+        payload = json.dumps({"type": "message", "client_id": client_id, "text": text})
+        if self.recorded is not None:
+            self.recorded.append(["out", payload])
+        await self.ws.send(payload)
 
     async def read_forever(self) -> None:
         try:
             async for raw in self.ws:
+                if self.recorded is not None:
+                    self.recorded.append(["in", raw])
                 self.on_frame(json.loads(raw), time.time())
         except Exception:  # a dropped socket is counted, not raised
             self.m.counts["dropped"] += 1
@@ -121,6 +156,7 @@ class VisitorSocket:
             if frame["seq"] != expected:
                 self.m.counts["out_of_order"] += 1
             self.reply_seq[reply_id] = frame["seq"] + 1
+            self.reply_text.setdefault(reply_id, []).append(frame["text"])
             stamps = stamps_in(frame["text"])
             self.m.delta_ms.extend((now - stamp) * 1000 for stamp in stamps)
             if expected == 0 and stamps:
@@ -133,12 +169,28 @@ class VisitorSocket:
             message = frame.get("message") or {}
             if message.get("source") != "llm":
                 self.m.counts["replies_not_llm"] += 1
+            # The deltas joined must be the saved reply, letter for letter: a
+            # frame lost, doubled or split wrongly by coalescing shows here.
+            streamed = "".join(self.reply_text.pop(frame["reply_id"], []))
+            if streamed.strip() == (message.get("text") or "").strip():
+                self.m.counts["text_matches"] += 1
+            else:
+                self.m.counts["text_mismatch"] += 1
+        elif kind == "typing" and frame.get("who") == "agent":
+            self.typing_agents.add(frame.get("name") or "")
+            self.m.counts["agent_typing_seen"] += 1
         elif kind == "error":
             self.m.counts[f"error:{frame.get('code')}"] += 1
 
 
 async def _open_visitor(
-    url: str, origin: str, token: str, m: Measurements, gate: asyncio.Semaphore
+    url: str,
+    origin: str,
+    token: str,
+    m: Measurements,
+    gate: asyncio.Semaphore,
+    recorded: list | None = None,
+    compression: bool = False,
 ) -> VisitorSocket | None:
     async with gate:
         started = time.time()
@@ -146,26 +198,41 @@ async def _open_visitor(
             ws = await connect(
                 url,
                 origin=origin,
-                compression=None,
+                # "deflate": websockets' client offer (permessage-deflate).
+                compression="deflate" if compression else None,
                 open_timeout=OPEN_TIMEOUT,
                 ping_interval=None,
                 max_size=2**22,
             )
-            await ws.send(json.dumps({"type": "hello", "token": token, "page": {}}))
+            headers = ws.response.headers if ws.response else {}
+            if "permessage-deflate" in headers.get("Sec-WebSocket-Extensions", ""):
+                m.counts["deflate_negotiated"] += 1
+            hello = json.dumps({"type": "hello", "token": token, "page": {}})
+            await ws.send(hello)
+            if recorded is not None:
+                recorded.append(["out", hello])
             while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
+                raw = await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT)
+                if recorded is not None:
+                    recorded.append(["in", raw])
+                frame = json.loads(raw)
                 if frame["type"] == "welcome":
+                    conversation = frame.get("conversation") or {}
                     break
                 if frame["type"] == "error":
                     m.counts[f"hello_error:{frame.get('code')}"] += 1
             # The conversation's state follows the welcome and the replay.
-            while json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))["type"] != "state":
-                pass
+            while True:
+                raw = await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT)
+                if recorded is not None:
+                    recorded.append(["in", raw])
+                if json.loads(raw)["type"] == "state":
+                    break
         except Exception as error:
             m.counts[f"connect_failed:{type(error).__name__}"] += 1
             return None
         m.connect_ms.append((time.time() - started) * 1000)
-        return VisitorSocket(ws, m)
+        return VisitorSocket(ws, m, conversation.get("id"), recorded)
 
 
 async def _wait(event, stop_when=None) -> None:
@@ -179,9 +246,19 @@ async def _visitor_main(spec: dict[str, Any], control: "Control") -> None:
     m = Measurements()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     urls = spec["urls"]
+    record_dir = spec.get("record_frames")
+    recordings: list[list] = [[] for _ in spec["tokens"]] if record_dir else []
     opened = await asyncio.gather(
         *(
-            _open_visitor(urls[i % len(urls)], spec["origin"], token, m, gate)
+            _open_visitor(
+                urls[i % len(urls)],
+                spec["origin"],
+                token,
+                m,
+                gate,
+                recordings[i] if record_dir else None,
+                spec.get("compression", False),
+            )
             for i, token in enumerate(spec["tokens"])
         )
     )
@@ -208,7 +285,13 @@ async def _visitor_main(spec: dict[str, Any], control: "Control") -> None:
     await _wait(control.stop)
     m.counts["open_at_end"] = sum(not s.closed for s in sockets)
     m.counts["unanswered"] = sum(s.question_sent_at is not None for s in askers)
+    m.counts["senders"] = sum(bool(s.sent_any) for s in sockets)
+    m.placements = [
+        [s.conversation_id, s.backend, sorted(s.typing_agents)] for s in sockets if s.backend
+    ]
     control.queue.put(("result", "visitor", m.as_dict()))
+    if record_dir:
+        _write_recordings(record_dir, "visitor", recordings)
     for s in sockets:
         with contextlib.suppress(Exception):
             await s.ws.close()
@@ -257,6 +340,15 @@ async def _stream(spec: dict[str, Any], streamers: list[VisitorSocket], stop) ->
         await asyncio.sleep(0.1)
 
 
+def _write_recordings(directory: str, role: str, recordings: list[list]) -> None:
+    """One JSON line per socket: its frames in order, as ["in"|"out", text]."""
+    path = os.path.join(directory, f"{role}-{os.getpid()}.jsonl")
+    with open(path, "w", encoding="utf-8") as out:
+        for frames in recordings:
+            if frames:
+                out.write(json.dumps(frames) + "\n")
+
+
 @dataclass
 class Control:
     """Shared with the orchestrator (fork): reports out, `go` and `stop` in,
@@ -276,10 +368,35 @@ def visitor_process(spec: dict[str, Any], control: Control) -> None:
 # --- agents ------------------------------------------------------------------------------
 
 
-async def _agent_reader(ws: ClientConnection, m: Measurements) -> None:
+@dataclass
+class AgentConsole:
+    ws: ClientConnection
+    name: str
+    index: int
+    consoles: int
+    typing: bool
+    backend: str | None = None
+    seen: set[int] = field(default_factory=set)
+    recorded: list | None = None
+
+    async def on_visitor_message(self, conversation_id: int) -> None:
+        first = conversation_id not in self.seen
+        self.seen.add(conversation_id)
+        # One console per conversation answers with "typing", so each visitor
+        # sees an agent's event, often from the other web process.
+        if self.typing and first and conversation_id % self.consoles == self.index:
+            await self.ws.send(
+                json.dumps({"type": "typing", "conversation_id": conversation_id, "active": True})
+            )
+
+
+async def _agent_reader(console: AgentConsole, m: Measurements) -> None:
+    ws = console.ws
     with contextlib.suppress(Exception):
         async for raw in ws:
             now = time.time()
+            if console.recorded is not None:
+                console.recorded.append(["in", raw])
             frame = json.loads(raw)
             if frame.get("type") != "event":
                 m.counts[f"frame:{frame.get('type')}"] += 1
@@ -291,35 +408,52 @@ async def _agent_reader(ws: ClientConnection, m: Measurements) -> None:
                 stamp = stamp_of(event["message"].get("client_id") or "")
                 if stamp is not None:
                     m.message_ms.append((now - stamp) * 1000)
+                await console.on_visitor_message(frame["conversation_id"])
             elif kind == "reply.delta":
                 m.delta_ms.extend((now - s) * 1000 for s in stamps_in(event["text"]))
 
 
 async def _agent_main(spec: dict[str, Any], control: Control) -> None:
     m = Measurements()
-    sockets = []
-    for session in spec["sessions"]:
+    consoles: list[AgentConsole] = []
+    sessions = spec["sessions"]
+    for index, session in enumerate(sessions):
         try:
             ws = await connect(
                 spec["url"],
                 origin=spec["origin"],
                 additional_headers={"Cookie": f"sessionid={session}"},
-                compression=None,
+                compression="deflate" if spec.get("compression") else None,
                 open_timeout=OPEN_TIMEOUT,
                 ping_interval=None,
                 max_size=2**24,
             )
-            hello = json.loads(await ws.recv())
+            hello_raw = await ws.recv()
+            hello = json.loads(hello_raw)
             if hello.get("type") != "hello":
                 raise RuntimeError(f"agent socket refused: {hello}")
-            sockets.append(ws)
+            consoles.append(
+                AgentConsole(
+                    ws=ws,
+                    name=hello["agent"]["name"],
+                    index=index,
+                    consoles=len(sessions),
+                    typing=spec.get("typing", False),
+                    backend=backend_of(ws),
+                    recorded=[["in", hello_raw]] if spec.get("record_frames") else None,
+                )
+            )
         except Exception as error:
             m.counts[f"connect_failed:{type(error).__name__}"] += 1
-    readers = [asyncio.create_task(_agent_reader(ws, m)) for ws in sockets]
+    sockets = [console.ws for console in consoles]
+    readers = [asyncio.create_task(_agent_reader(console, m)) for console in consoles]
     control.queue.put(("connected", "agent", len(sockets)))
     await _wait(control.stop)
     m.counts["open_at_end"] = sum(ws.state.name == "OPEN" for ws in sockets)
+    m.placements = [[c.name, c.backend, sorted(c.seen)] for c in consoles if c.backend]
     control.queue.put(("result", "agent", m.as_dict()))
+    if spec.get("record_frames"):
+        _write_recordings(spec["record_frames"], "agent", [c.recorded or [] for c in consoles])
     for ws in sockets:
         with contextlib.suppress(Exception):
             await ws.close()

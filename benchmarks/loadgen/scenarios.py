@@ -8,6 +8,7 @@ writes to benchmarks/results/<scenario>.json.
 
 import multiprocessing
 import queue as queue_module
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,11 @@ class Options:
     env: dict[str, str] = field(default_factory=dict)
     profile: Path | None = None
     drain_seconds: float = 10
+    balancer: bool = False
+    worker_pool: str = "threads"
+    worker_concurrency: int = 400
+    record_frames: Path | None = None
+    compression: bool = False
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -130,10 +136,26 @@ class LoadRun:
         return {role: _merge(results) for role, results in by_role.items()}
 
 
+def _stack(options: Options, workdir: Path, *, workers: int) -> BenchStack:
+    return BenchStack(
+        workdir,
+        webs=options.webs,
+        workers=workers,
+        server=options.server,
+        env=options.env,
+        balancer=options.balancer,
+        worker_pool=options.worker_pool,
+        worker_concurrency=options.worker_concurrency,
+        compression=options.compression,
+    )
+
+
 def _visitor_specs(
     stack: BenchStack, seed: dict, options: Options, phase: str, **extra
 ) -> list[dict]:
-    urls = [stack.visitor_url(web, seed["site_key"], seed["origin"]) for web in stack.webs]
+    urls = [
+        stack.visitor_url(port, seed["site_key"], seed["origin"]) for port in stack.front_ports()
+    ]
     tokens = seed["tokens"][: options.sockets]
     count = options.client_processes
     return [
@@ -148,24 +170,56 @@ def _visitor_specs(
             "streams": -(-options.streams // count),
             "reply_tokens": options.tokens,
             "drain_seconds": options.drain_seconds,
+            "record_frames": str(options.record_frames) if options.record_frames else None,
+            "compression": options.compression,
             **extra,
         }
         for number in range(count)
     ]
 
 
-def _agent_spec(stack: BenchStack, seed: dict) -> dict:
-    web = stack.webs[-1]
+def _agent_spec(stack: BenchStack, seed: dict, options: Options) -> dict:
+    # Without the balancer every console sits on the last web process.
+    port = stack.front_ports()[-1]
     return {
-        "url": stack.agent_url(web),
-        "origin": web.base,
+        "url": stack.agent_url(port),
+        "origin": f"http://127.0.0.1:{port}",
         "sessions": seed["agent_sessions"],
+        # Behind the balancer consoles answer visitors with "typing", to show
+        # events crossing from an agent's process to a visitor's.
+        "typing": stack.balancer is not None,
+        "record_frames": str(options.record_frames) if options.record_frames else None,
+        "compression": options.compression,
+    }
+
+
+def cross_process(visitors: dict, agents: dict) -> dict[str, int]:
+    """Events seen across web processes, from where the balancer put each socket."""
+    visitor_backend = {cid: backend for cid, backend, _ in visitors.get("placements", [])}
+    agent_backend = {name: backend for name, backend, _ in agents.get("placements", [])}
+    agent_saw = sum(
+        visitor_backend.get(cid) not in (None, backend)
+        for _name, backend, cids in agents.get("placements", [])
+        for cid in cids
+    )
+    visitor_saw = sum(
+        agent_backend.get(name) not in (None, backend)
+        for _cid, backend, names in visitors.get("placements", [])
+        for name in names
+    )
+    return {
+        "visitor_backends": len(set(visitor_backend.values())),
+        "agent_backends": len(set(agent_backend.values())),
+        "agent_saw_visitor_on_other_process": agent_saw,
+        "visitor_saw_agent_on_other_process": visitor_saw,
+        "visitors_seeing_agent_typing": sum(
+            bool(names) for _cid, _backend, names in visitors.get("placements", [])
+        ),
     }
 
 
 def run_hold(options: Options, workdir: Path) -> dict[str, Any]:
-    stack = BenchStack(workdir, webs=options.webs, workers=0, server=options.server,
-                       env=options.env)  # fmt: skip
+    stack = _stack(options, workdir, workers=0)
     try:
         seed = stack.start(visitors=options.sockets + 1)
         # One visitor first, so lazy imports and caches are warm in "idle".
@@ -180,11 +234,17 @@ def run_hold(options: Options, workdir: Path) -> dict[str, Any]:
         idle = stack.web_rss_kib()
 
         run = LoadRun()
+        cpu_before = stack.web_cpu_seconds()
+        profiler = stack.profile(options.profile, 600) if options.profile else None
         for spec in _visitor_specs(stack, seed, options, "hold"):
             run.spawn(visitor_process, spec)
         started = time.monotonic()
         connected = run.wait_connected(timeout=1800)
         connect_seconds = time.monotonic() - started
+        connect_cpu = stack.web_cpu_seconds() - cpu_before
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes the graph on SIGINT
+            profiler.wait(timeout=120)
         run.go()
         held = []
         hold_started = time.monotonic()
@@ -204,6 +264,8 @@ def run_hold(options: Options, workdir: Path) -> dict[str, Any]:
         "sockets_connected": connected,
         "sockets_open_at_end": counts.get("open_at_end", 0),
         "connect_seconds": round(connect_seconds, 1),
+        "connects_per_s": round(connected / connect_seconds, 1) if connect_seconds else None,
+        "web_cpu_ms_per_connect": round(connect_cpu * 1000 / connected, 2) if connected else None,
         "hold_seconds": options.hold_seconds,
         "web_rss_idle_mib": [round(v / 1024, 1) for v in idle],
         "web_rss_held_mib": [round(v / 1024, 1) for v in peak],
@@ -221,20 +283,21 @@ def _count(stack: BenchStack, where: str) -> int:
 def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
     """kb (messages answered from the KB), stream (LLM replies) or mixed (both at once)."""
     workers = options.workers if phase in ("stream", "mixed") else 0
-    stack = BenchStack(workdir, webs=options.webs, workers=workers, server=options.server,
-                       env=options.env)  # fmt: skip
+    stack = _stack(options, workdir, workers=workers)
     try:
         seed = stack.start(visitors=options.sockets, agents=options.agents)
         run = LoadRun()
         for spec in _visitor_specs(stack, seed, options, phase):
             run.spawn(visitor_process, spec)
         if options.agents:
-            run.spawn(agent_process, _agent_spec(stack, seed))
+            run.spawn(agent_process, _agent_spec(stack, seed, options))
         connected = run.wait_connected(timeout=1800)
         stack.gc_reset()
         before = stack.web_rss_kib()
         started = time.monotonic()
         cpu_before = stack.web_cpu_seconds()
+        worker_cpu_before = stack.worker_cpu_seconds()
+        balancer_cpu_before = stack.balancer_cpu_seconds()
         run.go()
         profiler = stack.profile(options.profile, options.duration) if options.profile else None
         finished = run.wait_done(timeout=options.duration + options.drain_seconds + 300)
@@ -242,6 +305,8 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
             profiler.wait(timeout=120)
         elapsed = time.monotonic() - started
         web_cpu = stack.web_cpu_seconds() - cpu_before
+        worker_cpu = stack.worker_cpu_seconds() - worker_cpu_before
+        balancer_cpu = stack.balancer_cpu_seconds() - balancer_cpu_before
         time.sleep(1.5)  # one more write of the GC figures
         gc_stats = stack.gc_read()
         after = stack.web_rss_kib()
@@ -249,6 +314,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         stored_visitor = _count(stack, "author_kind = 'visitor'")
         stored_llm = _count(stack, "author_kind = 'bot' AND source = 'llm'")
         stored_kb = _count(stack, "author_kind = 'bot' AND source = 'kb'")
+        balancer_stats = stack.balancer_read()
     finally:
         stack.stop()
     visitors, agents = measured["visitor"], measured["agent"]
@@ -267,6 +333,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         "ack_ms": summary(visitors.get("ack_ms", [])),
         "web_cpu_s": round(web_cpu, 2),
         "web_cpu_ms_per_message": round(web_cpu * 1000 / sent, 2) if sent else None,
+        "worker_cpu_s": round(worker_cpu, 2),
         "gc": gc_stats,
         "web_rss_before_mib": [round(v / 1024, 1) for v in before],
         "web_rss_after_mib": [round(v / 1024, 1) for v in after],
@@ -283,7 +350,14 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
             "unanswered": counts.get("unanswered", 0),
             "answer_ms": summary(visitors.get("answer_ms", [])),
         }
+    if options.balancer:
+        figures["balancer"] = {
+            **balancer_stats,
+            "cpu_s": round(balancer_cpu, 2),
+            **cross_process(visitors, agents),
+        }
     if phase in ("stream", "mixed"):
+        ended = counts.get("replies_ended", 0)
         figures["stream"] = {
             "streams": options.streams,
             "replies_ended": counts.get("replies_ended", 0),
@@ -292,6 +366,10 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
             "out_of_order": counts.get("out_of_order", 0),
             "tokens": counts.get("tokens", 0),
             "deltas": counts.get("deltas", 0),
+            "frames_per_reply": round(counts.get("deltas", 0) / ended, 2) if ended else None,
+            "text_matches": counts.get("text_matches", 0),
+            "text_mismatch": counts.get("text_mismatch", 0),
+            "replies_per_s": round(ended / elapsed, 1) if elapsed else None,
             "delta_added_ms": summary(visitors.get("delta_ms", [])),
             "first_token_added_ms": summary(visitors.get("first_token_ms", [])),
         }
@@ -302,6 +380,9 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
             "open_at_end": agents["counts"].get("open_at_end", 0),
             "visitor_message_ms": summary(agents.get("message_ms", [])),
             "delta_added_ms": summary(agents.get("delta_ms", [])),
+            "delta_frames_per_console": round(
+                agents["counts"].get("event:reply.delta", 0) / max(options.agents, 1), 1
+            ),
             "counts": agents["counts"],
         }
     return figures

@@ -43,6 +43,21 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -50,16 +65,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 class WebProcess(Process):
-    def __init__(self, env: dict[str, str], log: Path, *, server: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *, server: str, compression: bool = False
+    ) -> None:
         self.port = free_port()
         self.server = server
-        if server == "uvicorn":
+        if server in ("uvicorn", "uvicorn-sansio"):
+            # uvicorn-sansio: websockets' Sans-I/O protocol, whose compression
+            # uses a 4 KiB window (12 bits) and memLevel 5 instead of 32 KiB and 8.
             command = [
                 str(BIN / "uvicorn"),
                 "--host", "127.0.0.1",
                 "--port", str(self.port),
-                "--ws", "websockets",
-                "--ws-per-message-deflate", "false",
+                "--ws", "websockets-sansio" if server == "uvicorn-sansio" else "websockets",
+                "--ws-per-message-deflate", "true" if compression else "false",
                 "--lifespan", "off",
                 "--log-level", "warning",
                 "--no-access-log",
@@ -92,6 +111,10 @@ class BenchStack:
         server: str = "daphne",
         env: dict[str, str] | None = None,
         llm_ttft: float = 0.3,
+        balancer: bool = False,
+        worker_pool: str = "threads",
+        worker_concurrency: int = 400,
+        compression: bool = False,
     ) -> None:
         self.workdir = workdir
         self.webs_wanted = webs
@@ -99,6 +122,13 @@ class BenchStack:
         self.server = server
         self.extra_env = env or {}
         self.llm_ttft = llm_ttft
+        self.balancer_wanted = balancer
+        self.worker_pool = worker_pool
+        self.worker_concurrency = worker_concurrency
+        self.compression = compression
+        self.balancer: Process | None = None
+        self.balancer_port = 0
+        self.balancer_stats = workdir / "balancer.json"
         self.database = Database("bench")
         self.webs: list[WebProcess] = []
         self.workers: list[Process] = []
@@ -155,7 +185,8 @@ class BenchStack:
             worker = Process(
                 [
                     str(BIN / "celery"), "--app", "helpdesk", "worker",
-                    "--pool", "threads", "--concurrency", "400",
+                    "--pool", self.worker_pool,
+                    "--concurrency", str(self.worker_concurrency),
                     "--hostname", f"bench{number}@%h",
                     "--queues", self.env["CELERY_QUEUE"],
                     "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
@@ -165,10 +196,49 @@ class BenchStack:
             ).start()  # fmt: skip
             self.workers.append(worker)
         for number in range(self.webs_wanted):
-            web = WebProcess(self.env, self.workdir / f"web{number}.log", server=self.server)
+            web = WebProcess(
+                self.env,
+                self.workdir / f"web{number}.log",
+                server=self.server,
+                compression=self.compression,
+            )
             self.webs.append(web.start())
+        if self.balancer_wanted:
+            self._start_balancer()
         wait_until(self._llm_up, 30, "fake LLM server")
         return json.loads(seed_file.read_text())
+
+    def _start_balancer(self) -> None:
+        self.balancer_port = free_port()
+        backends = [arg for web in self.webs for arg in ("--backend", str(web.port))]
+        self.balancer = Process(
+            [
+                sys.executable, "-m", "benchmarks.loadgen.balancer",
+                "--port", str(self.balancer_port), "--stats", str(self.balancer_stats),
+                *backends,
+            ],
+            self.env,
+            self.workdir / "balancer.log",
+        ).start()  # fmt: skip
+        front = f"http://127.0.0.1:{self.balancer_port}"
+        wait_until(lambda: http_get(f"{front}/readyz")[0] == 200, 30, "balancer", self.balancer.log)
+
+    def balancer_read(self) -> dict:
+        try:
+            return json.loads(self.balancer_stats.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def balancer_cpu_seconds(self) -> float:
+        return cpu_seconds(self.balancer.popen.pid) if self.balancer is not None else 0.0
+
+    def worker_cpu_seconds(self) -> float:
+        """The worker processes and their children (prefork's pool processes)."""
+        total = 0.0
+        for worker in self.workers:
+            pids = [worker.popen.pid, *_children(worker.popen.pid)]
+            total += sum(_cpu_or_zero(pid) for pid in pids)
+        return total
 
     def _llm_up(self) -> bool:
         try:
@@ -177,11 +247,15 @@ class BenchStack:
         except OSError:
             return False
 
-    def visitor_url(self, web: WebProcess, site_key: str, origin: str) -> str:
-        return f"ws://127.0.0.1:{web.port}/ws/visitor/?site={site_key}&origin={origin}"
+    def front_ports(self) -> list[int]:
+        """Where clients connect: the balancer's one port, or each web's own."""
+        return [self.balancer_port] if self.balancer is not None else [w.port for w in self.webs]
 
-    def agent_url(self, web: WebProcess) -> str:
-        return f"ws://127.0.0.1:{web.port}/ws/agent/"
+    def visitor_url(self, port: int, site_key: str, origin: str) -> str:
+        return f"ws://127.0.0.1:{port}/ws/visitor/?site={site_key}&origin={origin}"
+
+    def agent_url(self, port: int) -> str:
+        return f"ws://127.0.0.1:{port}/ws/agent/"
 
     def web_cpu_seconds(self) -> float:
         return sum(cpu_seconds(web.popen.pid) for web in self.webs)
@@ -215,6 +289,8 @@ class BenchStack:
         return self.database.query(sql)
 
     def stop(self) -> None:
+        if self.balancer is not None:
+            self.balancer.stop()
         for process in [*self.webs, *self.workers]:
             process.stop()
         if self.llm is not None:

@@ -65,6 +65,14 @@ def test_hold_smoke_keeps_every_socket_open(tmp_path):
 
 
 @pytest.mark.timeout(180)
+def test_connect_smoke_counts_connects_and_their_cpu(tmp_path):
+    result = _run("connect", tmp_path / "connect.json")
+    assert result["sockets_connected"] == result["sockets_wanted"]
+    assert result["connects_per_s"] > 0
+    assert result["web_cpu_ms_per_connect"] > 0
+
+
+@pytest.mark.timeout(180)
 def test_kb_smoke_acks_stores_and_answers_every_message(tmp_path):
     result = _run("kb", tmp_path / "kb.json")
     kb = result["kb"]
@@ -83,6 +91,8 @@ def test_stream_smoke_delivers_every_token_in_order(tmp_path):
     assert stream["replies_ended"] == stream["stored_llm_replies"] == streams
     assert stream["replies_not_llm"] == 0
     assert stream["out_of_order"] == 0
+    # The deltas of each reply, joined, are the saved reply's text.
+    assert stream["text_matches"] == streams and stream["text_mismatch"] == 0
     assert stream["tokens"] == streams * result["options"]["tokens"]
     assert stream["first_token_added_ms"]["n"] == streams
 
@@ -93,10 +103,20 @@ def test_agents_smoke_sees_every_visitor_message_and_token(tmp_path):
 
 
 @pytest.mark.timeout(180)
-def test_scale_out_smoke_agents_on_one_process_see_visitors_on_the_other(tmp_path):
-    # Two web processes, two workers: visitors alternate between the webs, the
-    # consoles all sit on the second one, so half of what they must see comes
-    # through Redis from the other process.
-    result = _run("agents", tmp_path / "two-webs.json", "--webs", "2", "--workers", "2")
+def test_scale_out_smoke_behind_the_balancer_visitors_and_agents_see_each_other(tmp_path):
+    # Two web processes, two workers, one port: the balancer spreads visitors and
+    # consoles over both webs and says in a header where each socket landed.
+    result = _run(
+        "agents", tmp_path / "two-webs.json", "--webs", "2", "--workers", "2", "--balancer"
+    )
     assert result["webs"] == 2
     _assert_every_console_saw_everything(result)
+    balancer = result["balancer"]
+    assert balancer["failed"] == 0
+    assert balancer["visitor_backends"] == balancer["agent_backends"] == 2
+    # Visitor messages from one process reached consoles on the other...
+    assert balancer["agent_saw_visitor_on_other_process"] > 0
+    # ...and a console's "typing" on one process reached visitors on the other;
+    # every visitor who wrote saw one.
+    assert balancer["visitor_saw_agent_on_other_process"] > 0
+    assert balancer["visitors_seeing_agent_typing"] == result["counts"]["senders"]
