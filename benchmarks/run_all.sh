@@ -46,9 +46,10 @@ for round in a b; do
 done
 run agents --sockets 500 --client-processes 1 --rate 10 --duration 30 --streams 20 --label light
 
-# The connect path: N sockets connecting as fast as the clients can (the Site
-# cache is on; its "before" figures are in the README).
-run connect
+# The connect path: N sockets connecting as fast as the clients can, the
+# per-process Site cache off (a query per connect) and on (the default).
+run connect --env SITE_CACHE_SECONDS=0 --label site-cache-off
+run connect --label site-cache-on
 run connect --profile --label profile
 
 # Per-message compression: the real frames of kb, stream and agents runs, then

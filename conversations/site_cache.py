@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -24,7 +25,6 @@ from helpdesk.models import Site
 from kb.config_versions import config_version_bump, config_version_get
 
 SITES_SCOPE = "sites"
-TTL_SECONDS = 30.0
 # Unknown keys are cached too (a flood of bad keys stays off the database), so
 # the table is bounded: past this many keys it starts again.
 MAX_KEYS = 10_000
@@ -38,11 +38,14 @@ def site_cached_get(*, public_key: str, load: Callable[[], Site | None]) -> Site
     """The Site for `public_key`, from this process's copy while the counter has not moved."""
     # Read the counter before the row: a save committed in between then leaves
     # a newer counter behind, and the next lookup reloads.
+    ttl = settings.SITE_CACHE_SECONDS
+    if ttl <= 0:
+        return load()
     version = config_version_get(scope=SITES_SCOPE)
     now = _now()
     with _lock:
         entry = _sites.get(public_key)
-    if entry is not None and entry[0] == version and now - entry[1] < TTL_SECONDS:
+    if entry is not None and entry[0] == version and now - entry[1] < ttl:
         site = entry[2]
     else:
         site = load()

