@@ -93,7 +93,8 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         return _log(PipelineOutcome(tier="filter", decision="escalate"), message)
 
     # 2. A human owns it (or is awaited): agents see the message; the bot is silent.
-    conversation.refresh_from_db(fields=["state"])
+    # (`state` was read with the message just now; each tier below re-checks it under
+    # the conversation's row lock before it writes.)
     if conversation.state != Conversation.State.BOT:
         return _log(PipelineOutcome(tier="human", decision=conversation.state), message)
     if not site.bot_enabled:

@@ -81,7 +81,7 @@ def _float_at_least(name: str, default: float, minimum: float) -> Callable[[envi
 
 
 # Every value here is read from django.conf.settings at the moment it is used
-# (conversations/llm.py, limits.py, replies.py, consumers/frames.py,
+# (conversations/llm.py, limits.py, replies/, consumers/frames.py,
 # graceful_shutdown.py), so changing the setting is all a reload has to do.
 # The defaults repeat helpdesk/settings/base.py; a test keeps them equal.
 RELOADABLE: dict[str, Callable[[environ.Env], Any]] = {

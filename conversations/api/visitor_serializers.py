@@ -1,5 +1,5 @@
 """What the visitor API reads and writes; the answers have the socket's JSON shapes
-(conversations/events.py builds them), described here for the OpenAPI schema."""
+(conversations/events/ builds them), described here for the OpenAPI schema."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _

@@ -13,24 +13,21 @@ from conversations.broadcast import conversation_group, site_agents_group
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
-    csat_fields,
     field_bool,
     field_int,
     field_object,
     field_str,
     message_with_attachments_fields,
-    transcript_email_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
+from conversations.consumers.visitor_closing import ClosedConversationHandlers
+from conversations.consumers.visitor_origin import location_from_headers
 from conversations.events import (
     ack_event,
     conversation_payload,
-    csat_ack_event,
-    csat_request_event,
     error_event,
     message_payload,
     state_event,
-    transcript_queued_event,
 )
 from conversations.models import Visitor
 from conversations.services.attachments import attachment_size_limit
@@ -46,30 +43,7 @@ FORBIDDEN = 4403
 RATE_LIMITED = 4429
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
-# Country/city headers that CDNs and proxies add; the first present wins.
-LOCATION_HEADERS = (
-    (b"cf-ipcity", b"cf-ipcountry"),
-    (b"cloudfront-viewer-city", b"cloudfront-viewer-country"),
-    (b"x-appengine-city", b"x-appengine-country"),
-    (b"x-geo-city", b"x-geo-country"),
-)
-
-
-def _location_from_headers(headers: dict[bytes, bytes]) -> str:
-    for city_header, country_header in LOCATION_HEADERS:
-        country = headers.get(country_header, b"").decode("latin-1").strip()
-        if country:
-            city = headers.get(city_header, b"").decode("latin-1").strip()
-            return f"{city}, {country}" if city else country
-    return ""
-
-
-class VisitorConsumer(FrameConsumer):
+class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
     site: Site
     visitor: Visitor | None
     conversation_id: int | None
@@ -152,7 +126,7 @@ class VisitorConsumer(FrameConsumer):
             language=language,
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
             ip_address=self._ip(),
-            location=_location_from_headers(headers),
+            location=location_from_headers(headers),
         )
         if not await self._claim_socket(str(session.visitor.anonymous_id)):
             return
@@ -347,67 +321,10 @@ class VisitorConsumer(FrameConsumer):
         prefetch_related_objects(messages, "attachments")
         return [message_payload(m) for m in messages]
 
-    # --- CSAT and transcripts -------------------------------------------------------------
-
-    async def _ask_rating(self, closed_id: int | None) -> None:
-        """Ask for a rating of the visitor's just-closed (or, on resume, latest) conversation."""
-        request = await database_sync_to_async(self._rating_request)(closed_id)
-        if request is not None:
-            self.rating_conversation_id = request["conversation_id"]
-            await self.send_json(request)
-
-    def _rating_request(self, closed_id: int | None):
-        pending = selectors.visitor_csat_pending(visitor=self.visitor)
-        if pending is None or (closed_id is not None and pending.pk != closed_id):
-            return None
-        # Re-read: the address may have been typed into the chat since this socket said hello.
-        email = Visitor.objects.filter(pk=self.visitor.pk).values_list("email", flat=True).first()
-        return csat_request_event(conversation_id=pending.pk, email=email or "")
-
-    def _target(self, conversation_id: int | None) -> int:
-        target = conversation_id or self.conversation_id or self.rating_conversation_id
-        if target is None:
-            raise FrameError("not_found", "No conversation to act on yet.")
-        return target
-
     def _in_language(self, function, **kwargs):
         # Refusals the service words are shown to the visitor as they are.
         with translation.override("zh-hans" if self.visitor.language.startswith("zh") else "en"):
             return function(visitor=self.visitor, **kwargs)
-
-    async def on_csat(self, frame: dict[str, Any]) -> None:
-        conversation_id, rating, comment = csat_fields(frame)
-        try:
-            recorded = await database_sync_to_async(self._in_language)(
-                services.conversation_csat_submit,
-                conversation_id=self._target(conversation_id),
-                rating=rating,
-                comment=comment,
-            )
-        except services.CsatRefused as refused:
-            raise FrameError(refused.code, refused.detail) from refused
-        await self.send_json(
-            csat_ack_event(recorded.conversation, editable_until=recorded.editable_until)
-        )
-
-    async def on_transcript_email(self, frame: dict[str, Any]) -> None:
-        conversation_id, email = transcript_email_fields(frame)
-        try:
-            queued = await database_sync_to_async(self._in_language)(
-                services.transcript_email_request,
-                conversation_id=self._target(conversation_id),
-                email=email,
-            )
-        except services.TranscriptRefused as refused:
-            await self.send_json(
-                error_event(
-                    code=refused.code, detail=refused.detail, retry_after=refused.retry_after
-                )
-            )
-            return
-        await self.send_json(
-            transcript_queued_event(conversation_id=queued.conversation_id, email=queued.email)
-        )
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -420,8 +337,8 @@ class VisitorConsumer(FrameConsumer):
         "human.request": on_human_request,
         "identify": on_identify,
         "history": on_history,
-        "csat": on_csat,
-        "transcript.email": on_transcript_email,
+        "csat": ClosedConversationHandlers.on_csat,
+        "transcript.email": ClosedConversationHandlers.on_transcript_email,
         "ping": on_ping,
     }
 

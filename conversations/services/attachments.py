@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations.attachments.detection import AttachmentRefused, file_detect
-from conversations.limits import _hit as limit_hit
+from conversations.limits import limit_hits
 from conversations.models import Attachment, Conversation, Message, Visitor
 from helpdesk.models import Agent, Site
 
@@ -34,9 +34,10 @@ MAX_ATTACHMENTS_PER_MESSAGE = 10
 
 def _rate_limit(*, uploader_key: str, ip_address: str | None) -> None:
     per_minute = settings.ATTACHMENT_UPLOADS_PER_MINUTE
-    verdict = limit_hit(f"upload:{uploader_key}", per_minute)
-    if verdict.allowed and ip_address:
-        verdict = limit_hit(f"ip-upload:{ip_address}", per_minute * 3)
+    checks = [(f"upload:{uploader_key}", per_minute)]
+    if ip_address:
+        checks.append((f"ip-upload:{ip_address}", per_minute * 3))
+    verdict = limit_hits(*checks)
     if not verdict.allowed:
         raise AttachmentRefused(
             "rate_limited",
@@ -144,6 +145,7 @@ def attachments_link(
     """
     ids = list(dict.fromkeys(attachment_ids))
     if not ids:
+        _attachments_remember(message, [])
         return []
     if len(ids) > MAX_ATTACHMENTS_PER_MESSAGE:
         raise AttachmentRefused(
@@ -172,7 +174,18 @@ def attachments_link(
     Attachment.objects.filter(pk__in=ids).update(
         message=message, conversation_id=message.conversation_id
     )
+    for attachment in found:
+        attachment.message, attachment.conversation_id = message, message.conversation_id
+    found.sort(key=lambda attachment: attachment.pk)  # Attachment.Meta.ordering
+    _attachments_remember(message, found)
     return found
+
+
+def _attachments_remember(message: Message, attachments: list[Attachment]) -> None:
+    # What prefetch_related would store: the ack and the broadcasts of a new message
+    # then read its files from here, not with a query each (one per message otherwise).
+    cache = message.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache["attachments"] = attachments
 
 
 def attachments_sweep_unsent(*, older_than: timedelta = UNSENT_MAX_AGE, batch: int = 500) -> int:

@@ -3,7 +3,7 @@ prompt framing) back, and visitor text never reaches a `system` message.
 
 The fake LLM in echo mode is the worst possible model: it repeats its whole prompt, one
 "role: content" line per message, whatever it was told. What it says reaches the visitor
-only through conversations/replies.py, so that is what must stop the leak.
+only through conversations/replies/, so that is what must stop the leak.
 """
 
 import json

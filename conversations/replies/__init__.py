@@ -9,115 +9,42 @@ at once, and ownership is checked again before anything is saved.
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 
 import openai
 from channels.layers import get_channel_layer
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from conversations import services
-from conversations.bot_messages import bot_text
-from conversations.broadcast import CANCEL_HANDLER, conversation_event_publish, reply_control_group
-from conversations.events import reply_delta_event, reply_end_event, reply_start_event
-from conversations.leak_guard import LeakGuard
-from conversations.llm import GroundingEntry, llm_client, llm_configured, prompt_messages
-from conversations.models import Conversation, Message
-from conversations.selectors import conversation_recent_turns
-from conversations.services.llm_replies import REAPED_CANCEL_REASON
+from conversations.broadcast import CANCEL_HANDLER, reply_control_group
+from conversations.events import reply_delta_event, reply_start_event
+from conversations.llm import llm_client, llm_configured
+from conversations.replies.context import (
+    OutputBlocked,
+    ReplyContext,
+    StreamState,
+    reply_context_load,
+    reply_event_publish,
+    reply_is_pending,
+)
+from conversations.replies.endings import (
+    EmptyReply,
+    LLMNotConfigured,
+    stream_cancelled,
+    stream_failed,
+    stream_finished,
+)
 from helpdesk import metrics
 from helpdesk.db_async import database_sync_to_async
-from kb.filtering import Screener
-from kb.matching import kb_match
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class ReplyContext:
-    conversation_id: int
-    site_id: int
-    reply_id: str
-    language: str
-    model: str
-    temperature: float
-    max_tokens: int
-    timeout: float
-    first_token_timeout: float
-    messages: list[dict[str, str]]
-    screener: Screener
-    leak_guard: LeakGuard
-    # What the visitor is told when this reply fails, in their language and
-    # the Site's wording, keyed like bot_messages.TEXTS ("fallback", "no_llm").
-    failure_texts: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class StreamState:
-    raw: str = ""
-    emitted: int = 0
-    seq: int = 0
-    first_token_at: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    shown: list[str] = field(default_factory=list)
-
-    @property
-    def shown_text(self) -> str:
-        return "".join(self.shown)
-
-
-class OutputBlocked(Exception):
-    """The LLM wrote something the sensitive-word filter refuses to show."""
-
-
-def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext | None:
-    conversation = (
-        Conversation.objects.select_related("site", "visitor").filter(pk=conversation_id).first()
-    )
-    if conversation is None or not _is_pending(conversation, reply_id):
-        return None
-    site = conversation.site
-    turns = conversation_recent_turns(conversation_id=conversation_id)
-    question = next((t.content for t in reversed(turns) if t.role == "user"), "")
-    match = kb_match(site=site, text=question)
-    grounding = [
-        GroundingEntry(c.entry_id, c.question, c.answer)
-        for c in match.candidates
-        if c.loose >= site.kb_ground_threshold
-    ]
-    return ReplyContext(
-        conversation_id=conversation_id,
-        site_id=site.pk,
-        reply_id=reply_id,
-        language=conversation.visitor.language,
-        model=site.effective_llm_model,
-        temperature=site.llm_temperature,
-        max_tokens=site.llm_max_tokens,
-        timeout=float(site.llm_timeout_seconds),
-        first_token_timeout=float(site.llm_first_token_timeout_seconds),
-        messages=prompt_messages(
-            system_prompt=site.system_prompt, grounding=grounding, turns=turns
-        ),
-        screener=Screener.for_site(site_id=site.pk),
-        leak_guard=LeakGuard.for_prompt(site.system_prompt),
-        failure_texts={
-            key: bot_text(key, language=conversation.visitor.language, site=site)
-            for key in ("fallback", "no_llm")
-        },
-    )
-
-
-def _is_pending(conversation: Conversation, reply_id: str) -> bool:
-    return (
-        conversation.state == Conversation.State.BOT
-        and str(conversation.pending_reply_id) == reply_id
-    )
-
-
-def reply_is_pending(*, conversation_id: int, reply_id: str) -> bool:
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    return conversation is not None and _is_pending(conversation, reply_id)
+__all__ = [
+    "EmptyReply",
+    "LLMNotConfigured",
+    "llm_reply_stream",
+    "reply_context_load",
+    "reply_is_pending",
+]
 
 
 async def llm_reply_stream(*, conversation_id: int, reply_id: str) -> str:
@@ -149,12 +76,6 @@ async def llm_reply_stream(*, conversation_id: int, reply_id: str) -> str:
         await layer.group_discard(group, control)
 
 
-async def _publish(context: ReplyContext, event: dict) -> None:
-    await conversation_event_publish(
-        conversation_id=context.conversation_id, site_id=context.site_id, event=event
-    )
-
-
 async def _wait_for_cancel(layer, control: str, reply_id: str) -> str:
     while True:
         message = await layer.receive(control)
@@ -165,7 +86,7 @@ async def _wait_for_cancel(layer, control: str, reply_id: str) -> str:
 async def _stream_with_cancel(context: ReplyContext, layer, control: str) -> str:
     started = time.monotonic()
     state = StreamState()
-    await _publish(
+    await reply_event_publish(
         context,
         reply_start_event(reply_id=context.reply_id, conversation_id=context.conversation_id),
     )
@@ -184,13 +105,13 @@ async def _stream_with_cancel(context: ReplyContext, layer, control: str) -> str
     if cancel_task in done:
         stream_task.cancel()
         await asyncio.gather(stream_task, return_exceptions=True)
-        return await _cancelled(context, state, reason=cancel_task.result())
+        return await stream_cancelled(context, state, reason=cancel_task.result())
     cancel_task.cancel()
     await asyncio.gather(cancel_task, return_exceptions=True)
     error = stream_task.exception()
     if error is not None:
-        return await _failed(context, state, error)
-    return await _finished(context, state, started)
+        return await stream_failed(context, state, error)
+    return await stream_finished(context, state, started)
 
 
 # Waits before retrying a failed request: 0.3 s, then 0.6 s, ...
@@ -358,131 +279,7 @@ async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None
     piece = screened.text[state.emitted : upto]
     state.emitted = upto
     state.shown.append(piece)
-    await _publish(context, reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece))
+    await reply_event_publish(
+        context, reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece)
+    )
     state.seq += 1
-
-
-class LLMNotConfigured(Exception):
-    """No OPENAI_API_KEY / OPENAI_BASE_URL: the LLM tier hands over to humans."""
-
-
-class EmptyReply(Exception):
-    """The model finished without saying anything."""
-
-
-async def _finished(context: ReplyContext, state: StreamState, started: float) -> str:
-    message: Message | None = await database_sync_to_async(services.llm_reply_save)(
-        conversation_id=context.conversation_id,
-        reply_id=context.reply_id,
-        text=state.shown_text,
-        prompt_tokens=state.prompt_tokens,
-        completion_tokens=state.completion_tokens,
-        latency_ms=int((time.monotonic() - started) * 1000),
-    )
-    ttft = int((state.first_token_at - started) * 1000) if state.first_token_at else None
-    if message is None:
-        # Ownership moved while we streamed (a takeover): close the bubble, save nothing.
-        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
-        logger.info(
-            "reply %s discarded: conversation %s changed owner",
-            context.reply_id,
-            context.conversation_id,
-            extra={
-                "tier": "llm",
-                "decision": "discarded",
-                "conversation_id": context.conversation_id,
-                "reply_id": context.reply_id,
-            },
-        )
-        return "discarded"
-    logger.info(
-        "tier=llm decision=answered conversation=%s reply=%s chars=%s deltas=%s "
-        "ttft_ms=%s latency_ms=%s",
-        context.conversation_id,
-        context.reply_id,
-        len(message.text),
-        state.seq,
-        ttft,
-        message.latency_ms,
-        extra={
-            "tier": "llm",
-            "decision": "answered",
-            "conversation_id": context.conversation_id,
-            "reply_id": context.reply_id,
-            "chars": len(message.text),
-            "deltas": state.seq,
-            "ttft_ms": ttft,
-            "latency_ms": message.latency_ms,
-            "prompt_tokens": state.prompt_tokens,
-            "completion_tokens": state.completion_tokens,
-        },
-    )
-    return "saved"
-
-
-async def _cancelled(context: ReplyContext, state: StreamState, *, reason: str) -> str:
-    message = None
-    if reason == "superseded" and state.shown_text.strip():
-        message = await database_sync_to_async(services.llm_reply_save)(
-            conversation_id=context.conversation_id,
-            reply_id=context.reply_id,
-            text=state.shown_text,
-            interrupted=True,
-        )
-    # After a reap the watchdog already ended the reply on every screen.
-    if message is None and reason != REAPED_CANCEL_REASON:
-        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
-    logger.info(
-        "tier=llm decision=cancelled reason=%s conversation=%s reply=%s saved=%s",
-        reason,
-        context.conversation_id,
-        context.reply_id,
-        message is not None,
-        extra={
-            "tier": "llm",
-            "decision": "cancelled",
-            "reason": reason,
-            "conversation_id": context.conversation_id,
-            "reply_id": context.reply_id,
-            "saved": message is not None,
-        },
-    )
-    return f"cancelled:{reason}"
-
-
-async def _failed(context: ReplyContext, state: StreamState, error: BaseException) -> str:
-    reason = {
-        LLMNotConfigured: "no LLM configured",
-        OutputBlocked: "LLM output blocked by the filter",
-        EmptyReply: "LLM returned nothing",
-    }.get(type(error), f"LLM error: {type(error).__name__}")
-    key = "no_llm" if isinstance(error, LLMNotConfigured) else "fallback"
-    metrics.llm_error(error)
-    message = await database_sync_to_async(services.llm_reply_fail)(
-        conversation_id=context.conversation_id,
-        reply_id=context.reply_id,
-        reason=reason,
-        fallback_text=context.failure_texts.get(key) or bot_text(key, language=context.language),
-    )
-    if message is None:
-        await _publish(context, reply_end_event(reply_id=context.reply_id, message=None))
-    log = logger.info if isinstance(error, LLMNotConfigured) else logger.warning
-    log(
-        "tier=llm decision=fallback reason=%r error=%r conversation=%s reply=%s shown_chars=%s",
-        reason,
-        error,
-        context.conversation_id,
-        context.reply_id,
-        state.emitted,
-        extra={
-            "tier": "llm",
-            "decision": "fallback",
-            "reason": reason,
-            "error": repr(error),
-            "error_kind": metrics.llm_error_kind(error),
-            "conversation_id": context.conversation_id,
-            "reply_id": context.reply_id,
-            "shown_chars": state.emitted,
-        },
-    )
-    return "fallback"
