@@ -73,4 +73,8 @@ run stream --worker-pool gevent --worker-concurrency 400 --label pool-gevent-400
 run stream --env CHANNEL_LAYER=pubsub --label layer-pubsub
 run stream --env CHANNEL_LAYER=core --label layer-core
 
+# The ASGI server under the same message load.
+run kb --sockets 2000 --rate 40 --duration 30 --label server-daphne
+run kb --sockets 2000 --rate 40 --duration 30 --server uvicorn --label server-uvicorn
+
 "$PY" -m benchmarks.report
