@@ -44,7 +44,10 @@ RATE_LIMITED = 4429
 
 
 class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
-    site: Site
+    # The Site's id and key, not the row: the process's Site cache holds one copy for
+    # every socket (a copy per socket was ~2.7 KiB of each socket's memory).
+    site_id: int
+    site_key: str
     visitor: Visitor | None
     conversation_id: int | None
 
@@ -66,7 +69,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         if site is None or not self._origins_allowed(site, page_origin):
             await self.close(code=FORBIDDEN)
             return
-        self.site = site
+        self.site_id, self.site_key = site.pk, site_key
         await self.accept()
         await sweeper_ensure_started()
         verdict = await database_sync_to_async(limits.ip_connection_allowed)(ip_address=self._ip())
@@ -119,8 +122,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         for key in ("url", "referrer", "title"):
             field_str(page, key, required=False, max_length=2000)
         headers = dict(self.scope.get("headers", []))
-        session = await database_sync_to_async(services.visitor_resume)(
-            site=self.site,
+        session = await database_sync_to_async(self._visitor_resume)(
             token=token,
             page=page,
             language=language,
@@ -139,6 +141,15 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
                 )
             )
         await self._welcome_and_replay(session.token, last_seen_id=last_seen_id)
+
+    def _site(self) -> Site:
+        site = selectors.site_get_for_widget(public_key=self.site_key)
+        if site is None:
+            raise FrameError("not_found", "This chat is no longer available.")
+        return site
+
+    def _visitor_resume(self, **kwargs: Any):
+        return services.visitor_resume(site=self._site(), **kwargs)
 
     async def _welcome_and_replay(self, token: str, *, last_seen_id: int) -> None:
         welcome, replay, conversation = await database_sync_to_async(self._welcome)(
@@ -176,6 +187,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
 
     def _welcome(self, token: str, last_seen_id: int):
         assert self.visitor is not None
+        site = self._site()
         conversation = selectors.visitor_open_conversation(visitor=self.visitor)
         replay = []
         if conversation is not None:
@@ -187,27 +199,25 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
             prefetch_related_objects(messages, "attachments")
             replay = [message_payload(m) for m in messages]
         greeting = (
-            self.site.greeting_zh
-            if self.visitor.language.lower().startswith("zh")
-            else self.site.greeting
+            site.greeting_zh if self.visitor.language.lower().startswith("zh") else site.greeting
         )
         welcome = {
             "type": "welcome",
             "token": token,
             "visitor_id": str(self.visitor.anonymous_id),
             "conversation": conversation_payload(conversation) if conversation else None,
-            "greeting": greeting or self.site.greeting,
+            "greeting": greeting or site.greeting,
             "previous": selectors.visitor_previous_conversations(
                 visitor=self.visitor, exclude_id=conversation.pk if conversation else None
             ),
             "site": {
-                "name": self.site.name,
-                "color": self.site.widget_color,
-                "position": self.site.widget_position,
+                "name": site.name,
+                "color": site.widget_color,
+                "position": site.widget_position,
                 "attachments": {
-                    "enabled": self.site.attachments_enabled,
-                    "max_bytes": attachment_size_limit(site=self.site),
-                    "types": self.site.attachment_type_list,
+                    "enabled": site.attachments_enabled,
+                    "max_bytes": attachment_size_limit(site=site),
+                    "types": site.attachment_type_list,
                 },
             },
         }
@@ -265,7 +275,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         event = {"type": "typing", "who": "visitor", "active": active, "text": preview}
         # Only agents watch the visitor type.
         await self.channel_layer.group_send(
-            site_agents_group(self.site.pk),
+            site_agents_group(self.site_id),
             {"type": "conversation.event", "conversation_id": self.conversation_id, "event": event},
         )
 
@@ -298,7 +308,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
                 return
             self.visitor = identified.visitor
             token = visitor_token_issue(
-                anonymous_id=identified.visitor.anonymous_id, site_id=self.site.pk
+                anonymous_id=identified.visitor.anonymous_id, site_id=self.site_id
             )
             await self._welcome_and_replay(token, last_seen_id=0)
 

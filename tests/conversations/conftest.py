@@ -113,6 +113,18 @@ async def visitor_factory(transactional_db) -> AsyncIterator:
     yield factory
     for client in clients:
         await client.close()
+    await inline_replies_settle()
+
+
+async def inline_replies_settle(timeout: float = 15) -> None:
+    """Wait for the LLM replies this test's loop is still streaming (or failing over to
+    the fallback): they write to the database, and the database is flushed next."""
+    from conversations import dispatch
+
+    loop = asyncio.get_running_loop()
+    running = [t for t in dispatch._inline_tasks if not t.done() and t.get_loop() is loop]
+    if running:
+        await asyncio.wait(running, timeout=timeout)
 
 
 class AgentClient(VisitorClient):
@@ -166,6 +178,7 @@ async def agent_factory(transactional_db) -> AsyncIterator:
     yield factory
     for client in clients:
         await client.close()
+    await inline_replies_settle()
 
 
 class CeleryWorker:
