@@ -1,9 +1,10 @@
 """Channel-layer group names and the after-commit broadcast of conversation events.
 
 Every party that watches a conversation (the visitor's sockets, the agents of
-its site, a stream waiting to be cancelled) is reached through a group named
-here and nowhere else. Visitors and agents are separate audiences: agents get
-richer payloads (internal notes, tiers, latencies) that visitors never see.
+its site, the consoles that have it open, a stream waiting to be cancelled) is
+reached through a group named here and nowhere else. Visitors and agents are
+separate audiences: agents get richer payloads (internal notes, tiers,
+latencies) that visitors never see.
 """
 
 import logging
@@ -16,7 +17,15 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-Audience = Literal["all", "visitor", "agents"]
+# Who gets a conversation event:
+#   "all"      the visitor's sockets and every console of the conversation's site;
+#   "visitor"  the visitor's sockets only;
+#   "agents"   every console of the site only;
+#   "watchers" the visitor's sockets and only the consoles watching the conversation
+#              (`watch` frame): a reply's deltas. A console reading the inbox gets the
+#              reply's start and end, not every token of every conversation (50
+#              consoles x 300 streams of ~30 frames a second is more than they can read).
+Audience = Literal["all", "visitor", "agents", "watchers"]
 
 # Consumer handler names (the channel layer's "type" of a group message).
 FORWARD_HANDLER = "conversation.event"
@@ -30,6 +39,11 @@ def conversation_group(conversation_id: int) -> str:
 
 def site_agents_group(site_id: int) -> str:
     return f"site.{site_id}.agents"
+
+
+def conversation_agents_group(conversation_id: int) -> str:
+    """The agent consoles watching this conversation (it is open on their screen)."""
+    return f"conversation.{conversation_id}.agents"
 
 
 def agent_group(agent_id: int) -> str:
@@ -48,15 +62,26 @@ def envelope(event: dict[str, Any], *, conversation_id: int) -> dict[str, Any]:
     return {"type": FORWARD_HANDLER, "conversation_id": conversation_id, "event": event}
 
 
+def audience_groups(*, conversation_id: int, site_id: int, audience: Audience) -> list[str]:
+    groups = []
+    if audience in ("all", "visitor", "watchers"):
+        groups.append(conversation_group(conversation_id))
+    if audience in ("all", "agents"):
+        groups.append(site_agents_group(site_id))
+    if audience == "watchers":
+        groups.append(conversation_agents_group(conversation_id))
+    return groups
+
+
 async def conversation_event_publish(
     *, conversation_id: int, site_id: int, event: dict[str, Any], audience: Audience = "all"
 ) -> None:
     layer = get_channel_layer()
     message = envelope(event, conversation_id=conversation_id)
-    if audience in ("all", "visitor"):
-        await layer.group_send(conversation_group(conversation_id), message)
-    if audience in ("all", "agents"):
-        await layer.group_send(site_agents_group(site_id), message)
+    for group in audience_groups(
+        conversation_id=conversation_id, site_id=site_id, audience=audience
+    ):
+        await layer.group_send(group, message)
 
 
 def _run_logged(what: str, send: Callable[[], None]) -> None:

@@ -126,6 +126,7 @@ CONSOLE_TEXT: dict[str, Promise] = {
     "joined": pgettext_lazy("console", "{name} joined the conversation"),
     "visitorTyping": pgettext_lazy("console", "Visitor is typing: {text}"),
     "visitorTypingEmpty": pgettext_lazy("console", "Visitor is typing…"),
+    "botReplying": pgettext_lazy("console", "Bot is replying…"),
     "placeholder": pgettext_lazy(
         "console",
         "Reply to the visitor… (Enter to send, Shift+Enter for a new line, / for canned responses)",

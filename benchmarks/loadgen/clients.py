@@ -382,9 +382,14 @@ class AgentConsole:
     async def on_visitor_message(self, conversation_id: int) -> None:
         first = conversation_id not in self.seen
         self.seen.add(conversation_id)
-        # One console per conversation answers with "typing", so each visitor
-        # sees an agent's event, often from the other web process.
-        if self.typing and first and conversation_id % self.consoles == self.index:
+        # One console per conversation opens it and answers with "typing", so each
+        # visitor sees an agent's event, often from the other web process.
+        if not first or conversation_id % self.consoles != self.index:
+            return
+        # An agent opens the conversation (the console sends `watch`, so its reply
+        # streams token by token here; the socket keeps the last few watched).
+        await self.ws.send(json.dumps({"type": "watch", "conversation_id": conversation_id}))
+        if self.typing:
             await self.ws.send(
                 json.dumps({"type": "typing", "conversation_id": conversation_id, "active": True})
             )

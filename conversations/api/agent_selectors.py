@@ -3,7 +3,7 @@
 from django.db.models import Count, F, Q, QuerySet
 
 from conversations.models import Conversation, Message
-from conversations.selectors import agent_site_ids
+from conversations.selectors import agent_site_ids, conversation_ids_matching
 from helpdesk.models import Agent, Site
 
 
@@ -38,12 +38,7 @@ def conversations_for_api(
     if assigned_to is not None:
         rows = rows.filter(assigned_agent=assigned_to)
     if query:
-        matching = Conversation.objects.filter(
-            Q(visitor__name__icontains=query)
-            | Q(visitor__email__icontains=query)
-            | Q(messages__text__icontains=query)
-        ).values("id")
-        rows = rows.filter(id__in=matching)
+        rows = rows.filter(id__in=conversation_ids_matching(query=query))
     return (
         rows.select_related("site", "visitor", "assigned_agent")
         .annotate(unread=unread)

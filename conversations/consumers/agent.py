@@ -1,4 +1,9 @@
-"""The agent console's socket: every conversation of the agent's sites, live, and its actions."""
+"""The agent console's socket: every conversation of the agent's sites, live, and its actions.
+
+Every event of those conversations reaches the socket except a reply's deltas, which
+only reach the conversations it watches (`watch`: the ones open on the agent's
+screen); the inbox needs the reply's start and end, not every token of every stream.
+"""
 
 import asyncio
 import logging
@@ -9,6 +14,7 @@ from django.conf import settings
 from conversations import selectors, services
 from conversations.broadcast import (
     agent_group,
+    conversation_agents_group,
     conversation_group,
     envelope,
     presence_group,
@@ -23,8 +29,7 @@ from conversations.consumers.frames import (
     message_with_attachments_fields,
 )
 from conversations.consumers.silencing import StreamSilencer
-from conversations.events import agent_row
-from conversations.models import Conversation
+from conversations.events import agent_row, watching_event
 from conversations.services import TransitionRefused
 from conversations.suggestions import SuggestionUnavailable, suggestion_stream
 from helpdesk import metrics
@@ -34,6 +39,9 @@ from helpdesk.models import Agent
 logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
+# Conversations one socket watches at once: a few panes or a quick switch, with the
+# oldest dropped beyond it, so a client that never unwatches stays bounded.
+WATCH_LIMIT = 5
 
 
 class AgentConsumer(FrameConsumer):
@@ -47,6 +55,7 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.agent = agent
+        self.watching: list[int] = []  # oldest first
         self.site_ids = set(await database_sync_to_async(selectors.agent_site_ids)(agent=agent))
         self.silencer = StreamSilencer()
         self.suggestions: dict[int, asyncio.Task] = {}
@@ -65,6 +74,7 @@ class AgentConsumer(FrameConsumer):
             *(site_agents_group(site_id) for site_id in sorted(self.site_ids)),
             agent_group(self.agent.pk),
             presence_group(),
+            *(conversation_agents_group(c) for c in self.watching),
         ]
 
     async def disconnect(self, code: int) -> None:
@@ -93,13 +103,9 @@ class AgentConsumer(FrameConsumer):
 
     async def _conversation(self, frame: dict[str, Any]) -> int:
         conversation_id = field_int(frame, "conversation_id")
-        site_id = await database_sync_to_async(
-            lambda: (
-                Conversation.objects.filter(pk=conversation_id)
-                .values_list("site_id", flat=True)
-                .first()
-            )
-        )()
+        site_id = await database_sync_to_async(selectors.conversation_site_id)(
+            conversation_id=conversation_id
+        )
         if site_id is None or site_id not in self.site_ids:
             raise FrameError("forbidden", "No such conversation on your sites.")
         return conversation_id
@@ -239,6 +245,32 @@ class AgentConsumer(FrameConsumer):
             agent_id=self.agent.pk, status=status
         )
 
+    async def on_watch(self, frame: dict[str, Any]) -> None:
+        conversation_id = await self._conversation(frame)
+        if conversation_id in self.watching:
+            self.watching.remove(conversation_id)
+        else:
+            await self.channel_layer.group_add(
+                conversation_agents_group(conversation_id), self.channel_name
+            )
+        self.watching.append(conversation_id)
+        while len(self.watching) > WATCH_LIMIT:
+            await self._unwatch(self.watching[0])
+        await self.send_json(
+            watching_event(conversation_id=conversation_id, watching=list(self.watching))
+        )
+
+    async def on_unwatch(self, frame: dict[str, Any]) -> None:
+        # Nothing to check: a socket only ever leaves groups it joined.
+        await self._unwatch(field_int(frame, "conversation_id"))
+
+    async def _unwatch(self, conversation_id: int) -> None:
+        if conversation_id in self.watching:
+            await self.channel_layer.group_discard(
+                conversation_agents_group(conversation_id), self.channel_name
+            )
+            self.watching.remove(conversation_id)
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
@@ -253,6 +285,8 @@ class AgentConsumer(FrameConsumer):
         "read": on_read,
         "suggest": on_suggest,
         "status": on_status,
+        "watch": on_watch,
+        "unwatch": on_unwatch,
         "ping": on_ping,
     }
 
@@ -263,6 +297,8 @@ class AgentConsumer(FrameConsumer):
         conversation_id = message["conversation_id"]
         if self.silencer.should_drop(conversation_id, event):
             return
+        if event.get("type") == "reply.delta" and conversation_id not in self.watching:
+            return  # sent before an `unwatch` (or the cap) took the socket out of its group
         await self.send_json({"type": "event", "conversation_id": conversation_id, "event": event})
 
     async def agent_frame(self, message: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
@@ -20,6 +21,16 @@ Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 class FrameConsumer(AsyncJsonWebsocketConsumer):
     HANDLERS: ClassVar[dict[str, Handler]] = {}
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels (4.2+) runs close_old_connections in its shared sync thread before
+        # every handler: a thread round trip for every event a socket is sent, and an
+        # agent console is sent thousands a minute. These consumers reach the ORM only
+        # through helpdesk.db_async, whose calls close stale connections themselves.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     def check_frame(self, frame: dict[str, Any]) -> None:
         """Refuse a well-formed frame the socket is not ready for (raise FrameError)."""

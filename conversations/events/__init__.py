@@ -29,12 +29,14 @@ from conversations.events.agent import (
     SuggestStartEvent,
     TakeoverFailedEvent,
     VisitorBrief,
+    WatchingEvent,
     agent_csat_event,
     agent_joined_event,
     agent_message_event,
     agent_message_payload,
     agent_row,
     reply_end_event,
+    watching_event,
 )
 from conversations.events.visitor import (
     SERVER_EVENTS,
@@ -126,6 +128,7 @@ __all__ = [
     "TranscriptQueuedEvent",
     "TypingEvent",
     "VisitorBrief",
+    "WatchingEvent",
     "WelcomeEvent",
     "ack_event",
     "agent_csat_event",
@@ -148,4 +151,5 @@ __all__ = [
     "reply_start_event",
     "state_event",
     "transcript_queued_event",
+    "watching_event",
 ]

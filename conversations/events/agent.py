@@ -111,7 +111,8 @@ def agent_csat_event(conversation: Conversation) -> AgentCsatEvent:
     return {"type": "csat", "conversation_id": conversation.pk, "csat": csat}
 
 
-# What may travel inside an agent `event` frame.
+# What may travel inside an agent `event` frame (`reply.delta` only for the
+# conversations the socket watches).
 AGENT_INNER_EVENTS: dict[str, type] = {
     **{
         kind: schema
@@ -212,6 +213,18 @@ class NotifyEvent(TypedDict):
     text: str
 
 
+class WatchingEvent(TypedDict):
+    type: Literal["watching"]
+    conversation_id: int
+    watching: list[int]
+
+
+def watching_event(*, conversation_id: int, watching: list[int]) -> WatchingEvent:
+    """Answer to `watch`: this conversation's deltas now reach the socket; `watching` is
+    every conversation it watches, oldest first (the oldest beyond the cap were dropped)."""
+    return {"type": "watching", "conversation_id": conversation_id, "watching": watching}
+
+
 class AgentErrorEvent(TypedDict):
     type: Literal["error"]
     code: str
@@ -231,6 +244,7 @@ AGENT_EVENTS: dict[str, type] = {
     "suggest.delta": SuggestDeltaEvent,
     "suggest.end": SuggestEndEvent,
     "notify": NotifyEvent,
+    "watching": WatchingEvent,
     "error": AgentErrorEvent,
     "pong": PongEvent,
 }

@@ -2,8 +2,9 @@
 
 In the embedded mode it runs as an asyncio task in the web process; with
 Redis it runs in a Celery worker. Either way each delta is published to the
-conversation's group, a cancel on the conversation's control group stops it
-at once, and ownership is checked again before anything is saved.
+conversation's watchers (its visitor and the consoles that have it open), a
+cancel on the conversation's control group stops it at once, and ownership is
+checked again before anything is saved.
 """
 
 import asyncio
@@ -279,7 +280,11 @@ async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None
     piece = screened.text[state.emitted : upto]
     state.emitted = upto
     state.shown.append(piece)
+    # The visitor and the consoles that have this conversation open; the rest of the
+    # site's consoles get only the reply's start and end.
     await reply_event_publish(
-        context, reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece)
+        context,
+        reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece),
+        audience="watchers",
     )
     state.seq += 1

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from conversations.bot_messages import bot_text
-from conversations.broadcast import conversation_event_publish
+from conversations.broadcast import Audience, conversation_event_publish
 from conversations.leak_guard import LeakGuard
 from conversations.llm import GroundingEntry, prompt_messages
 from conversations.models import Conversation
@@ -99,7 +99,12 @@ def reply_is_pending(*, conversation_id: int, reply_id: str) -> bool:
     return conversation is not None and _is_pending(conversation, reply_id)
 
 
-async def reply_event_publish(context: ReplyContext, event: dict) -> None:
+async def reply_event_publish(
+    context: ReplyContext, event: dict, *, audience: Audience = "all"
+) -> None:
     await conversation_event_publish(
-        conversation_id=context.conversation_id, site_id=context.site_id, event=event
+        conversation_id=context.conversation_id,
+        site_id=context.site_id,
+        event=event,
+        audience=audience,
     )

@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from conversations.events import (
@@ -138,6 +138,16 @@ def _row(conversation: Conversation, last: Message | None) -> dict[str, Any]:
 TABS = ("waiting", "mine", "bot", "closed")
 
 
+def conversation_ids_matching(*, query: str) -> QuerySet:
+    """Ids of the conversations whose visitor's name or email, or any message, contains
+    `query` (the console's search and the agent API's `q`)."""
+    return Conversation.objects.filter(
+        Q(visitor__name__icontains=query)
+        | Q(visitor__email__icontains=query)
+        | Q(messages__text__icontains=query)
+    ).values("id")
+
+
 def conversations_for_agent(
     *, agent: Agent, tab: str, query: str = "", limit: int = 100
 ) -> list[dict[str, Any]]:
@@ -154,12 +164,7 @@ def conversations_for_agent(
     else:
         rows = rows.filter(state=State.CLOSED).order_by(F("closed_at").desc(nulls_last=True))
     if query:
-        matching = Conversation.objects.filter(
-            Q(visitor__name__icontains=query)
-            | Q(visitor__email__icontains=query)
-            | Q(messages__text__icontains=query)
-        ).values("id")
-        rows = rows.filter(id__in=matching)
+        rows = rows.filter(id__in=conversation_ids_matching(query=query))
     conversations = list(rows[:limit])
     last = _last_messages([c.pk for c in conversations])
     return [_row(c, last.get(c.pk)) for c in conversations]
@@ -279,3 +284,9 @@ def agent_can_see(*, agent: Agent, conversation_id: int) -> Conversation | None:
         .filter(pk=conversation_id, site_id__in=agent_site_ids(agent=agent))
         .first()
     )
+
+
+def conversation_site_id(*, conversation_id: int) -> int | None:
+    """The conversation's site (None: no such conversation); a console checks it against
+    the sites it serves before acting on or watching the conversation."""
+    return Conversation.objects.filter(pk=conversation_id).values_list("site_id", flat=True).first()

@@ -53,6 +53,26 @@ class CalibrationFit:
     cv_recall: float
     cv_false_answer_rate: float
     threshold_probability: float
+    # With several sets: per set, the figures of a fit on the other sets only
+    # (weights and threshold), i.e. what a knowledge base of a new domain can expect.
+    held_out: tuple["HeldOutFigures", ...] = ()
+
+
+@dataclass(frozen=True)
+class HeldOutFigures:
+    name: str
+    precision: float
+    recall: float
+    false_answer_rate: float
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """One knowledge base and its labelled queries (a kb_eval pair of files)."""
+
+    name: str
+    rows: list[EntryRow]
+    queries: list[EvalQuery]
 
 
 def decision_samples(
@@ -82,6 +102,31 @@ def decision_samples(
         in_scope=np.array(in_scope, dtype=bool),
         group=np.array(group, dtype=np.int64),
     )
+
+
+def samples_concatenate(parts: list[DecisionSamples]) -> DecisionSamples:
+    """Pool several sets; groups stay apart (entry 3 of one set is not entry 3 of another)."""
+    offset, groups = 0, []
+    for part in parts:
+        groups.append(part.group + offset)
+        offset += int(part.group.max()) + 1 if len(part.group) else 0
+    return DecisionSamples(
+        features=np.concatenate([p.features for p in parts]),
+        right=np.concatenate([p.right for p in parts]),
+        in_scope=np.concatenate([p.in_scope for p in parts]),
+        group=np.concatenate(groups),
+    )
+
+
+def _figures(answered: np.ndarray, samples: DecisionSamples) -> tuple[float, float, float]:
+    precision = float(samples.right[answered].mean()) if answered.any() else 1.0
+    recall = float((answered & samples.right & samples.in_scope).sum()) / max(
+        int(samples.in_scope.sum()), 1
+    )
+    false_answers = float((answered & ~samples.in_scope).sum()) / max(
+        int((~samples.in_scope).sum()), 1
+    )
+    return precision, recall, false_answers
 
 
 def logistic_fit(features: np.ndarray, labels: np.ndarray, *, l2: float) -> np.ndarray:
@@ -140,10 +185,29 @@ def lowest_precise_threshold(
     return chosen
 
 
+def _probability(bias: float, weights: np.ndarray, features: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(bias + features @ weights, -50, 50)))
+
+
+def _threshold_and_weights(
+    samples: DecisionSamples,
+    columns: list[int],
+    *,
+    l2: float,
+    folds: int,
+    repeats: int,
+    precision_target: float,
+) -> tuple[float, np.ndarray, float, np.ndarray]:
+    """Out-of-fold threshold, out-of-fold probabilities, and the weights fitted on everything."""
+    out_of_fold = out_of_fold_probabilities(samples, columns, l2=l2, folds=folds, repeats=repeats)
+    threshold = lowest_precise_threshold(out_of_fold, samples.right, target=precision_target)
+    bias, weights = _standardised_fit(samples.features[:, columns], samples.right, l2=l2)
+    return threshold, out_of_fold, bias, weights
+
+
 def calibration_fit(
     *,
-    rows: list[EntryRow],
-    queries: list[EvalQuery],
+    sets: list[LabelledSet],
     embedder: Embedder,
     base: Calibration,
     features: tuple[str, ...] = FEATURES,
@@ -153,17 +217,29 @@ def calibration_fit(
     precision_target: float = 0.97,
     operating_threshold: float = 85.0,
 ) -> CalibrationFit:
+    """Fit on every set pooled; with several sets, also report each set held out."""
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise ValueError(f"unknown features: {sorted(unknown)}; known: {', '.join(FEATURES)}")
-    samples = decision_samples(rows=rows, queries=queries, embedder=embedder, base=base)
+    parts = [
+        decision_samples(rows=s.rows, queries=s.queries, embedder=embedder, base=base) for s in sets
+    ]
+    samples = samples_concatenate(parts)
     if samples.right.all() or not samples.right.any():
         raise ValueError("need queries whose first-ranked entry is right and some where it is not")
     columns = [FEATURES.index(name) for name in features]
-    out_of_fold = out_of_fold_probabilities(samples, columns, l2=l2, folds=folds, repeats=repeats)
-    threshold = lowest_precise_threshold(out_of_fold, samples.right, target=precision_target)
-    answered = out_of_fold >= threshold
-    bias, weights = _standardised_fit(samples.features[:, columns], samples.right, l2=l2)
+    options = {"l2": l2, "folds": folds, "repeats": repeats, "precision_target": precision_target}
+    threshold, out_of_fold, bias, weights = _threshold_and_weights(samples, columns, **options)
+    cv_precision, cv_recall, cv_false = _figures(out_of_fold >= threshold, samples)
+
+    held_out = []
+    if len(sets) > 1:
+        for position, labelled in enumerate(sets):
+            rest = samples_concatenate([p for i, p in enumerate(parts) if i != position])
+            cut, _, rest_bias, rest_weights = _threshold_and_weights(rest, columns, **options)
+            part = parts[position]
+            answered = _probability(rest_bias, rest_weights, part.features[:, columns]) >= cut
+            held_out.append(HeldOutFigures(labelled.name, *_figures(answered, part)))
 
     def logit(probability: float) -> float:
         probability = min(max(probability, 1e-6), 1 - 1e-6)
@@ -178,10 +254,9 @@ def calibration_fit(
     return CalibrationFit(
         calibration=calibration,
         features=features,
-        cv_precision=float(samples.right[answered].mean()) if answered.any() else 1.0,
-        cv_recall=float((answered & samples.right & samples.in_scope).sum())
-        / max(int(samples.in_scope.sum()), 1),
-        cv_false_answer_rate=float((answered & ~samples.in_scope).sum())
-        / max(int((~samples.in_scope).sum()), 1),
+        cv_precision=cv_precision,
+        cv_recall=cv_recall,
+        cv_false_answer_rate=cv_false,
         threshold_probability=threshold,
+        held_out=tuple(held_out),
     )

@@ -12,6 +12,7 @@ import { Notifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
 import { ReadTracker } from "./read.js";
+import { RepliesInFlight } from "./replies.js";
 import { RowStore } from "./rows.js";
 import { Connection } from "../shared/socket.js";
 import { Transcript } from "./transcript.js";
@@ -31,6 +32,8 @@ let connected = false; // `hello` received on the current socket
 let openId = null; // conversation in the middle pane
 let mainId = null; // the live conversation (differs while an earlier one is shown read-only)
 let readOnly = false;
+let watchedId = null; // the conversation whose reply deltas this socket gets (`watch`)
+let watchConfirmed = false; // its `watching` answer came: no delta of it is missed since
 let openSeq = 0; // guards against out-of-order detail responses
 let fallbackLoad = null;
 const outbox = new Outbox();
@@ -60,6 +63,9 @@ const presence = new Presence(
 );
 const meId = () => presence.meId;
 
+// Replies the bot is streaming, from reply.start / reply.end (every conversation's).
+const inFlight = new RepliesInFlight((id) => list.markReplying(id));
+
 const list = new ConversationList(
   { tabs: $(".ac-tabs"), search: byTestId("search"), list: byTestId("conversation-list"), status: $(".ac-list-status") },
   {
@@ -67,6 +73,7 @@ const list = new ConversationList(
     store,
     me: meId,
     onOpen: (id) => openConversation(id),
+    replying: (id) => inFlight.has(id),
     onChange: () => notifier.setUnread(store.unreadTotal(meId())),
     onSignedOut,
   },
@@ -121,6 +128,9 @@ function start() {
 
 function disconnected(code) {
   connected = false;
+  watchedId = null; // the next socket watches nothing until told
+  watchConfirmed = false;
+  inFlight.reset();
   ui.offline.textContent = t("offline");
   ui.offline.hidden = false;
   transcript.dropStreams();
@@ -151,6 +161,9 @@ const handlers = {
   "suggest.delta": (f) => composer.suggestDelta(f),
   "suggest.end": (f) => composer.suggestEnd(f),
   notify: (f) => notifier.notify(f),
+  watching: (f) => {
+    if (f.conversation_id === watchedId) watchConfirmed = true;
+  },
   error: onError,
   pong: () => {},
 };
@@ -166,11 +179,24 @@ function handle(frame) {
   }
 }
 
+/**
+ * A reply's deltas come only for the conversations this socket watches: the one
+ * in the middle pane. Watch it, and stop watching the one shown before.
+ */
+function syncWatch() {
+  if (!connected || watchedId === openId) return;
+  if (watchedId !== null) conn.send({ type: "unwatch", conversation_id: watchedId });
+  watchedId = null;
+  watchConfirmed = false;
+  if (openId !== null && conn.send({ type: "watch", conversation_id: openId })) watchedId = openId;
+}
+
 function onHello(frame) {
   connected = true;
   conn.markHealthy();
   ui.offline.hidden = true;
   presence.hello(frame.agent, frame.agents);
+  syncWatch();
   // Loaded after the socket is subscribed, so nothing falls between the two;
   // after a reconnect this also brings whatever happened while we were away.
   clearTimeout(fallbackLoad);
@@ -181,7 +207,9 @@ function onHello(frame) {
 
 function onEvent(frame) {
   const ev = frame.event;
-  if (!ev || typeof ev !== "object" || frame.conversation_id !== openId) return;
+  if (!ev || typeof ev !== "object") return;
+  trackReplies(frame.conversation_id, ev);
+  if (frame.conversation_id !== openId) return;
   switch (ev.type) {
     case "message": {
       const m = ev.message;
@@ -192,7 +220,9 @@ function onEvent(frame) {
       break;
     }
     case "reply.start":
-      transcript.startReply(String(ev.reply_id));
+      // Before the `watching` answer its first deltas may not reach us: show it from
+      // whichever comes first.
+      transcript.startReply(String(ev.reply_id), { late: !(watchConfirmed && watchedId === openId) });
       break;
     case "reply.delta":
       transcript.deltaReply(String(ev.reply_id), ev.seq, ev.text);
@@ -224,6 +254,14 @@ function onEvent(frame) {
     default:
       break;
   }
+}
+
+/** Every conversation's reply start and end (their deltas come only for the open one). */
+function trackReplies(id, ev) {
+  if (!Number.isInteger(id)) return;
+  if (ev.type === "reply.start") inFlight.start(id, String(ev.reply_id));
+  else if (ev.type === "reply.end") inFlight.end(id, String(ev.reply_id));
+  else if (ev.type === "state" && ev.state !== "bot") inFlight.clear(id);
 }
 
 function onConversationUpdated(row) {
@@ -283,11 +321,16 @@ async function openConversation(id, { readOnly: ro = false } = {}) {
     if (location.hash !== `#c${id}`) history.replaceState(null, "", `#c${id}`);
   }
   showPane(true);
+  syncWatch();
   if (switching) {
     transcript.reset();
     const known = store.get(id);
     header.show(known || null, { readOnly: ro });
     composer.open(known || { id, state: null, site_id: null }, { readOnly: ro });
+    // Opened mid-reply: the typing bubble until the next delta, then the text from
+    // there on; reply.end brings the whole saved message.
+    const replyId = inFlight.latest(id);
+    if (replyId !== null) transcript.startReply(replyId, { late: true });
   }
   const since = store.mark();
   let data;
@@ -327,7 +370,8 @@ function applyDetail(data, since) {
     header.show(row, { readOnly: true });
     composer.update(row);
   }
-  transcript.dropStreams();
+  // Replies still streaming stay (below the saved messages); a reply that ended
+  // meanwhile is settled by its reply.end or found saved in `messages`.
   transcript.load(messages);
   header.setVisitorEmail(data.visitor && data.visitor.email);
   if (readOnly) visitorPanel.markShown(openId);

@@ -3,7 +3,7 @@
 
 import { t } from "./i18n.js";
 import { el } from "./dom.js";
-import { TABS, buildRow, fillRow, inTab, matchesQuery, refreshTimes } from "./rows.js";
+import { TABS, buildRow, fillRow, inTab, matchesQuery, refreshTimes, setReplying } from "./rows.js";
 
 const SEARCH_DEBOUNCE = 300;
 const TICK = 30000;
@@ -12,7 +12,8 @@ export class ConversationList {
   /**
    * @param {{tabs: HTMLElement, search: HTMLInputElement, list: HTMLElement, status: HTMLElement}} ui
    * @param {{api: import("./api.js").Api, store: import("./rows.js").RowStore, me: () => number,
-   *          onOpen: (id: number) => void, onChange: () => void, onSignedOut: () => void}} deps
+   *          onOpen: (id: number) => void, replying?: (id: number) => boolean,
+   *          onChange: () => void, onSignedOut: () => void}} deps
    */
   constructor(ui, deps) {
     this.ui = ui;
@@ -20,6 +21,7 @@ export class ConversationList {
     this.store = deps.store;
     this.me = deps.me;
     this.onOpen = deps.onOpen;
+    this.replying = deps.replying || (() => false);
     this.onChange = deps.onChange;
     this.onSignedOut = deps.onSignedOut;
     this.tab = "waiting";
@@ -152,6 +154,12 @@ export class ConversationList {
     this.render();
   }
 
+  /** The bot started or stopped answering conversation `id` (reply.start / reply.end). */
+  markReplying(id) {
+    const node = this.nodes.get(id);
+    if (node) setReplying(node, this.replying(id));
+  }
+
   setActive(id) {
     this.activeId = id;
     for (const [rowId, node] of this.nodes) {
@@ -181,6 +189,7 @@ export class ConversationList {
         this.nodes.set(row.id, node);
       }
       fillRow(node, row, this.tab, this.me());
+      setReplying(node, this.replying(row.id));
       const on = row.id === this.activeId;
       node.classList.toggle("ac-row-active", on);
       if (on) node.setAttribute("aria-current", "true");

@@ -3,7 +3,7 @@
 // order), and the DOM of one row in the list.
 
 import { t } from "./i18n.js";
-import { avatar, el, parseDate, relativeTime, shortDuration } from "./dom.js";
+import { avatar, dots, el, parseDate, relativeTime, shortDuration } from "./dom.js";
 
 export const TABS = ["waiting", "mine", "bot", "closed"];
 
@@ -155,7 +155,7 @@ function authorPrefix(row, meId) {
  * One row of the list (a button):
  *   .ac-row-top    name, verified badge, relative time
  *   .ac-row-bottom preview, unread badge, assigned agent initials
- *   .ac-row-meta   waiting time (Waiting tab), site name
+ *   .ac-row-meta   "Bot is replying…" while a reply streams, waiting time (Waiting tab), site name
  */
 export function buildRow() {
   const node = el("button", "ac-row");
@@ -174,6 +174,11 @@ export function buildRow() {
   bottom.appendChild(unread);
   bottom.appendChild(el("span", "ac-row-agent"));
   const meta = el("span", "ac-row-meta");
+  const replying = el("span", "ac-row-replying");
+  replying.setAttribute("data-testid", "row-replying");
+  replying.hidden = true;
+  replying.append(dots(), el("span", "ac-row-replying-label", t("botReplying")));
+  meta.appendChild(replying);
   const waiting = el("span", "ac-waiting");
   waiting.setAttribute("data-testid", "waiting-time");
   meta.appendChild(waiting);
@@ -228,6 +233,14 @@ export function fillRow(node, row, tab, meId) {
   node.dataset.tab = tab;
   node._row = row;
   refreshTimes(node);
+}
+
+/** Shows or hides the row's "Bot is replying…" (a reply is streaming in it). */
+export function setReplying(node, on) {
+  const mark = node.querySelector(".ac-row-replying");
+  if (mark.hidden === !on) return;
+  mark.hidden = !on;
+  node.toggleAttribute("data-replying", on);
 }
 
 /** Relative time and waiting time; called again every 30 s. */

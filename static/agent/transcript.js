@@ -23,7 +23,7 @@ export class Transcript {
     this.byId = new Map(); // message id -> bubble
     this.provisional = new Set(); // ids known from an ack only (text not yet authoritative)
     this.pending = new Map(); // client_id -> bubble awaiting ack
-    this.streams = new Map(); // reply_id -> {node, next, buffer}
+    this.streams = new Map(); // reply_id -> {node, next, buffer, late, partial}
     this.stick = true;
     scroller.addEventListener("scroll", () => {
       const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
@@ -170,7 +170,12 @@ export class Transcript {
 
   // --- streamed replies ---------------------------------------------------------
 
-  startReply(replyId) {
+  /**
+   * A bubble for a streaming reply, with the typing dots until its first piece.
+   * late: the reply began before this console watched it (the conversation was
+   * opened, or the socket reconnected, mid-stream): it shows from the next delta on.
+   */
+  startReply(replyId, { late = false } = {}) {
     if (this.streams.has(replyId)) return this.streams.get(replyId);
     const node = messageBubble({ author: "bot", source: "llm", text: "" });
     node.setAttribute("data-testid", "agent-streaming");
@@ -178,7 +183,7 @@ export class Transcript {
     node.setAttribute("data-status", "streaming");
     node.setAttribute("aria-busy", "true");
     node.querySelector(".ac-bubble").prepend(dots());
-    const stream = { node, next: 0, buffer: new Map() };
+    const stream = { node, next: 0, buffer: new Map(), late, partial: false };
     this.streams.set(replyId, stream);
     this.change(() => this.list.appendChild(node));
     return stream;
@@ -186,8 +191,19 @@ export class Transcript {
 
   /** Appends in seq order; early pieces wait in a buffer, repeats are ignored. */
   deltaReply(replyId, seq, text) {
-    const stream = this.streams.get(replyId) || this.startReply(replyId);
-    if (!Number.isInteger(seq) || seq < stream.next || stream.buffer.has(seq)) return;
+    // A delta of a reply whose start this transcript did not see: joined mid-stream.
+    const stream = this.streams.get(replyId) || this.startReply(replyId, { late: true });
+    if (!Number.isInteger(seq)) return;
+    if (stream.late) {
+      // The pieces before this one were sent before we watched: start from here
+      // (marked "…"); reply.end replaces it all with the saved text.
+      stream.late = false;
+      if (seq > stream.next) {
+        stream.next = seq;
+        stream.partial = true;
+      }
+    }
+    if (seq < stream.next || stream.buffer.has(seq)) return;
     stream.buffer.set(seq, String(text || ""));
     let added = "";
     while (stream.buffer.has(stream.next)) {
@@ -196,6 +212,10 @@ export class Transcript {
       stream.next += 1;
     }
     if (!added) return;
+    if (stream.partial) {
+      stream.partial = false;
+      added = "… " + added;
+    }
     this.change(() => {
       const d = stream.node.querySelector(".ac-dots");
       if (d) d.remove();

@@ -7,10 +7,33 @@ from channels.testing import WebsocketCommunicator
 
 from conversations.fake_llm import FakeLLMServer
 from helpdesk.asgi import application
+from tests.factories import AgentFactory, EntryFactory, SiteFactory
 from tests.protocol import assert_event
 
 ORIGIN = "http://shop.test"
 _client_ids = itertools.count(1)
+
+
+# The shop and its two agents of the agent-socket tests (a file may define its own).
+@pytest.fixture
+def site(transactional_db):
+    site = SiteFactory(allowed_origins="http://shop.test")
+    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
+    return site
+
+
+@pytest.fixture
+def alice(site):
+    agent = AgentFactory(display_name="Alice Agent")
+    agent.sites.add(site)
+    return agent
+
+
+@pytest.fixture
+def bob(site):
+    agent = AgentFactory(display_name="Bob Agent")
+    agent.sites.add(site)
+    return agent
 
 
 @pytest.fixture

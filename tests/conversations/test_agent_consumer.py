@@ -7,9 +7,7 @@ from conversations.models import Conversation, Message
 from helpdesk.models import Agent
 from tests.conversations.conftest import open_agent
 from tests.factories import (
-    AgentFactory,
     CannedResponseFactory,
-    EntryFactory,
     SiteFactory,
     StaffUserFactory,
     UserFactory,
@@ -29,27 +27,6 @@ def is_event(kind, **match):
 
 def is_frame(kind):
     return lambda frame: frame["type"] == kind
-
-
-@pytest.fixture
-def site(transactional_db):
-    site = SiteFactory(allowed_origins="http://shop.test")
-    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
-    return site
-
-
-@pytest.fixture
-def alice(site):
-    agent = AgentFactory(display_name="Alice Agent")
-    agent.sites.add(site)
-    return agent
-
-
-@pytest.fixture
-def bob(site):
-    agent = AgentFactory(display_name="Bob Agent")
-    agent.sites.add(site)
-    return agent
 
 
 async def visitor_conversation(visitor_factory, site, text="how long does shipping take"):

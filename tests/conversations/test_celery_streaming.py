@@ -136,6 +136,9 @@ async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
     assert connected
     await visitor.hello()
     ack = await visitor.say("tell me a long story about your warehouse")
+    # The console has the conversation open: the worker's deltas reach it too.
+    await console.act("watch", ack["conversation_id"])
+    watched = await console.receive_until(lambda f: f["type"] == "watching")
     events = await visitor.receive_until(
         lambda e: e["type"] == "reply.delta" and e["seq"] >= 2, timeout=20
     )
@@ -156,7 +159,7 @@ async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
     assert not [e for e in after_takeover[state_at:] if e["type"].startswith("reply.")][1:]
     await visitor.close()
 
-    frames = await console.receive_until(
+    frames = watched + await console.receive_until(
         lambda f: f["type"] == "event" and f["event"]["type"] == "reply.end", timeout=20
     )
     state_at = next(
@@ -164,6 +167,9 @@ async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
         for i, f in enumerate(frames)
         if f["type"] == "event" and f["event"]["type"] == "state" and f["event"]["state"] == "human"
     )
+    assert [
+        f for f in frames[:state_at] if f["type"] == "event" and f["event"]["type"] == "reply.delta"
+    ], "the watching console saw the stream"
     assert not [
         f for f in frames[state_at:] if f["type"] == "event" and f["event"]["type"] == "reply.delta"
     ]

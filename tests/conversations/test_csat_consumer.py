@@ -10,25 +10,10 @@ from channels.db import database_sync_to_async
 from django.core import mail
 
 from conversations.models import Conversation, Visitor
-from tests.factories import AgentFactory, EntryFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
-
-
-@pytest.fixture
-def site(transactional_db):
-    site = SiteFactory(allowed_origins="http://shop.test")
-    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
-    return site
-
-
-@pytest.fixture
-def alice(site):
-    agent = AgentFactory(display_name="Alice Agent")
-    agent.sites.add(site)
-    return agent
 
 
 def is_type(kind):

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from conversations.consumers.agent import AgentConsumer
 from conversations.consumers.visitor import VisitorConsumer
 from conversations.events import AGENT_EVENTS, SERVER_EVENTS
 from tests.protocol import ProtocolViolation, assert_event
@@ -10,6 +11,7 @@ from tests.protocol import ProtocolViolation, assert_event
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 # Every frame the visitor consumer handles, straight from its dispatch table.
 CLIENT_FRAMES = sorted(VisitorConsumer.HANDLERS)
+AGENT_CLIENT_FRAMES = sorted(AgentConsumer.HANDLERS)
 
 
 @pytest.mark.parametrize("event_type", sorted(SERVER_EVENTS))
@@ -43,20 +45,6 @@ def test_every_agent_frame_is_documented(frame_type):
     assert any(f"`{name}`" in agent_section for name in names), frame_type
 
 
-@pytest.mark.parametrize(
-    "frame_type",
-    [
-        "takeover",
-        "handback",
-        "close",
-        "transfer",
-        "reply",
-        "note",
-        "typing",
-        "read",
-        "suggest",
-        "status",
-    ],
-)
+@pytest.mark.parametrize("frame_type", AGENT_CLIENT_FRAMES)
 def test_every_agent_client_frame_is_documented(frame_type):
     assert f"| `{frame_type}` |" in DOC.split("## Agent socket", 1)[1]

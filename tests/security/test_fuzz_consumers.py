@@ -142,6 +142,8 @@ AGENT_TYPES = {
     "read",
     "suggest",
     "status",
+    "watch",
+    "unwatch",
 }
 
 
@@ -309,7 +311,7 @@ def agent_fields(conversation_id: int) -> list:
         # A conversation id that is a valid integer but names no conversation of this agent.
         *(
             (kind, "conversation_id", st.integers(10**9, 2**62).map(str), {})
-            for kind in ("takeover", "close", "read", "typing", "suggest", "handback")
+            for kind in ("takeover", "close", "read", "typing", "suggest", "handback", "watch")
         ),
     ]
 

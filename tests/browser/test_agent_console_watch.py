@@ -1,0 +1,157 @@
+"""The console watches only the open conversation: the inbox marks a reply in flight from
+its start and end alone, and opening the conversation mid-stream shows the typing bubble,
+then the reply from the next delta on, then the whole saved text."""
+
+import json
+
+import pytest
+
+from tests.browser.conftest import new_page
+from tests.browser.test_agent_console import SLOW_QUESTION, log_in
+from tests.browser.test_widget import open_widget, send
+
+pytestmark = pytest.mark.browser
+
+WORDS_IN_WIDGET = """
+() => ((document.querySelector('[data-testid="streaming"] .hd-text') || {}).textContent || '')
+  .trim().split(/\\s+/).filter(Boolean).length
+"""
+
+
+def record_agent_socket(page) -> list[tuple[str, dict]]:
+    """Every frame of the console's socket, in order: ("sent" | "received", frame)."""
+    log: list[tuple[str, dict]] = []
+
+    def on_socket(ws) -> None:
+        if "/ws/agent/" not in ws.url:
+            return
+        ws.on("framesent", lambda payload: log.append(("sent", json.loads(payload))))
+        ws.on("framereceived", lambda payload: log.append(("received", json.loads(payload))))
+
+    page.on("websocket", on_socket)
+    return log
+
+
+def sent(log, kind: str) -> list[dict]:
+    return [frame for way, frame in log if way == "sent" and frame["type"] == kind]
+
+
+def received_events(log, kind: str) -> list[dict]:
+    return [
+        frame
+        for way, frame in log
+        if way == "received" and frame["type"] == "event" and frame["event"]["type"] == kind
+    ]
+
+
+@pytest.fixture
+def agent_page(browser):
+    page = new_page(browser, width=1440, height=900)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def second_visitor(browser):
+    page = new_page(browser, width=1280, height=860)
+    yield page
+    page.context.close()
+
+
+def test_inbox_marks_the_reply_and_opening_it_mid_stream_watches_it(
+    page, second_visitor, agent_page, product
+):
+    log = record_agent_socket(agent_page)
+    log_in(agent_page, product)
+    agent_page.locator('[data-testid="tab-bot"]').click()
+
+    widget = open_widget(page, product)
+    send(widget, SLOW_QUESTION)
+    row = agent_page.locator('[data-testid="conversation-row"]').first
+    row.wait_for(timeout=15000)
+    conversation_id = int(row.get_attribute("data-conversation-id"))
+    # Not open: the row says the bot is replying, from reply.start alone.
+    row.locator('[data-testid="row-replying"]').wait_for(state="visible", timeout=15000)
+    widget_frame = next(f for f in page.frames if "/widget/" in f.url)
+    widget_frame.wait_for_function(f"() => ({WORDS_IN_WIDGET})() >= 3", timeout=15000)
+    assert received_events(log, "reply.start"), "the inbox got the reply's start"
+    assert not received_events(log, "reply.delta"), "no deltas for a conversation not open"
+    assert not sent(log, "watch")
+
+    row.click()
+    stream = agent_page.locator('[data-testid="agent-streaming"]')
+    stream.wait_for(timeout=10000)
+    agent_page.wait_for_function(
+        "() => ((document.querySelector('[data-testid=agent-streaming] .ac-text') || {})"
+        ".textContent || '').split(' ').length > 3",
+        timeout=15000,
+    )
+    assert sent(log, "watch") == [{"type": "watch", "conversation_id": conversation_id}]
+    deltas = received_events(log, "reply.delta")
+    assert deltas and deltas[0]["event"]["seq"] > 0, "watched mid-stream"
+    # The pieces before the watch are missing: marked, until reply.end's whole text.
+    assert stream.locator(".ac-text").text_content().startswith("…")
+
+    final = widget.locator('.hd-msg[data-author="bot"][data-source="llm"] .hd-text')
+    final.first.wait_for(timeout=20000)
+    saved = agent_page.locator('.ac-msg[data-source="llm"][data-message-id] .ac-text')
+    saved.first.wait_for(timeout=10000)
+    assert saved.first.text_content() == final.first.text_content()
+    assert not saved.first.text_content().startswith("…")
+    row.locator('[data-testid="row-replying"]').wait_for(state="hidden", timeout=10000)
+
+    # Another conversation opened: the first is unwatched, the new one watched.
+    other = open_widget(second_visitor, product)
+    send(other, "How long does shipping take?")
+    rows = agent_page.locator('[data-testid="conversation-row"]')
+    agent_page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=conversation-row]').length >= 2",
+        timeout=15000,
+    )
+    newer = next(
+        int(rows.nth(i).get_attribute("data-conversation-id"))
+        for i in range(rows.count())
+        if int(rows.nth(i).get_attribute("data-conversation-id")) != conversation_id
+    )
+    agent_page.locator(f'[data-conversation-id="{newer}"]').click()
+    agent_page.wait_for_function(f"() => location.hash === '#c{newer}'", timeout=5000)
+    agent_page.wait_for_timeout(300)
+    assert sent(log, "unwatch") == [{"type": "unwatch", "conversation_id": conversation_id}]
+    assert sent(log, "watch")[-1] == {"type": "watch", "conversation_id": newer}
+    assert page.js_errors == [] and agent_page.js_errors == []
+
+
+def test_after_a_reconnect_the_console_watches_the_open_conversation_again(
+    page, agent_page, restartable_product
+):
+    product = restartable_product.running
+    log = record_agent_socket(agent_page)
+    log_in(agent_page, product)
+    widget = open_widget(page, product)
+    send(widget, "How long does shipping take?")
+    agent_page.locator('[data-testid="tab-bot"]').click()
+    row = agent_page.locator('[data-testid="conversation-row"]').first
+    row.wait_for(timeout=15000)
+    conversation_id = int(row.get_attribute("data-conversation-id"))
+    row.click()
+    agent_page.locator('.ac-msg[data-source="kb"]').first.wait_for(timeout=10000)
+    assert sent(log, "watch") == [{"type": "watch", "conversation_id": conversation_id}]
+
+    restartable_product.stop()
+    offline = agent_page.locator('[data-testid="agent-offline"]')
+    offline.wait_for(state="visible", timeout=15000)
+    restartable_product.start()
+    offline.wait_for(state="hidden", timeout=30000)
+    agent_page.wait_for_timeout(500)  # the new socket's first frames are recorded
+    assert sent(log, "watch") == [{"type": "watch", "conversation_id": conversation_id}] * 2
+    assert not sent(log, "unwatch"), "a new socket watches nothing: nothing to unwatch"
+
+    # The new socket gets the open conversation's deltas: the reply grows on screen.
+    widget.locator('[data-testid="offline-banner"]').wait_for(state="hidden", timeout=30000)
+    send(widget, SLOW_QUESTION)
+    agent_page.wait_for_function(
+        "() => ((document.querySelector('[data-testid=agent-streaming] .ac-text') || {})"
+        ".textContent || '').split(' ').length > 3",
+        timeout=20000,
+    )
+    assert page.js_errors == [] and agent_page.js_errors == []
