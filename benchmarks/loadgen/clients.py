@@ -379,16 +379,35 @@ class AgentConsole:
     seen: set[int] = field(default_factory=set)
     recorded: list | None = None
 
+    def owns(self, conversation_id: int) -> bool:
+        return conversation_id % self.consoles == self.index
+
+    async def open_conversations(self, conversation_ids: list[int]) -> int:
+        """Watch (open) this console's share of them, as an agent with those
+        conversations on screen, so their replies stream token by token here;
+        returns when the server confirmed. A socket keeps at most 5 watched, so
+        more than 5 streams per console leave the oldest unmeasured here."""
+        mine = list(filter(self.owns, conversation_ids))
+        for conversation_id in mine:
+            await self.ws.send(json.dumps({"type": "watch", "conversation_id": conversation_id}))
+            while True:
+                raw = await asyncio.wait_for(self.ws.recv(), OPEN_TIMEOUT)
+                if self.recorded is not None:
+                    self.recorded.append(["in", raw])
+                frame = json.loads(raw)
+                if frame.get("type") == "watching":
+                    break
+                if frame.get("type") == "error":
+                    raise RuntimeError(f"watch refused: {frame}")
+        return len(mine)
+
     async def on_visitor_message(self, conversation_id: int) -> None:
         first = conversation_id not in self.seen
         self.seen.add(conversation_id)
-        # One console per conversation opens it and answers with "typing", so each
-        # visitor sees an agent's event, often from the other web process.
-        if not first or conversation_id % self.consoles != self.index:
+        # One console per conversation answers it with "typing", so each visitor
+        # sees an agent's event, often from the other web process.
+        if not first or not self.owns(conversation_id):
             return
-        # An agent opens the conversation (the console sends `watch`, so its reply
-        # streams token by token here; the socket keeps the last few watched).
-        await self.ws.send(json.dumps({"type": "watch", "conversation_id": conversation_id}))
         if self.typing:
             await self.ws.send(
                 json.dumps({"type": "typing", "conversation_id": conversation_id, "active": True})
@@ -437,17 +456,17 @@ async def _agent_main(spec: dict[str, Any], control: Control) -> None:
             hello = json.loads(hello_raw)
             if hello.get("type") != "hello":
                 raise RuntimeError(f"agent socket refused: {hello}")
-            consoles.append(
-                AgentConsole(
-                    ws=ws,
-                    name=hello["agent"]["name"],
-                    index=index,
-                    consoles=len(sessions),
-                    typing=spec.get("typing", False),
-                    backend=backend_of(ws),
-                    recorded=[["in", hello_raw]] if spec.get("record_frames") else None,
-                )
+            console = AgentConsole(
+                ws=ws,
+                name=hello["agent"]["name"],
+                index=index,
+                consoles=len(sessions),
+                typing=spec.get("typing", False),
+                backend=backend_of(ws),
+                recorded=[["in", hello_raw]] if spec.get("record_frames") else None,
             )
+            m.counts["watched"] += await console.open_conversations(spec.get("watch", []))
+            consoles.append(console)
         except Exception as error:
             m.counts[f"connect_failed:{type(error).__name__}"] += 1
     sockets = [console.ws for console in consoles]

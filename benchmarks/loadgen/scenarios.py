@@ -178,13 +178,26 @@ def _visitor_specs(
     ]
 
 
-def _agent_spec(stack: BenchStack, seed: dict, options: Options) -> dict:
+def _streamer_conversations(seed: dict, options: Options) -> list[int]:
+    """The conversations whose visitors ask the LLM: each visitor process's first
+    `streams` sockets (as `_visitor_specs` deals tokens and `_visitor_main` picks them)."""
+    ids = seed["conversation_ids"][: options.sockets]
+    count = options.client_processes
+    per_process = -(-options.streams // count)
+    return [cid for number in range(count) for cid in ids[number::count][:per_process]]
+
+
+def _agent_spec(stack: BenchStack, seed: dict, options: Options, *, phase: str) -> dict:
     # Without the balancer every console sits on the last web process.
     port = stack.front_ports()[-1]
+    streaming = phase in ("stream", "mixed")
     return {
         "url": stack.agent_url(port),
         "origin": f"http://127.0.0.1:{port}",
         "sessions": seed["agent_sessions"],
+        # Agents have the conversations that will stream open before the load starts,
+        # so every token of their replies is measured on a console too.
+        "watch": _streamer_conversations(seed, options) if streaming else [],
         # Behind the balancer consoles answer visitors with "typing", to show
         # events crossing from an agent's process to a visitor's.
         "typing": stack.balancer is not None,
@@ -290,7 +303,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         for spec in _visitor_specs(stack, seed, options, phase):
             run.spawn(visitor_process, spec)
         if options.agents:
-            run.spawn(agent_process, _agent_spec(stack, seed, options))
+            run.spawn(agent_process, _agent_spec(stack, seed, options, phase=phase))
         connected = run.wait_connected(timeout=1800)
         stack.gc_reset()
         before = stack.web_rss_kib()

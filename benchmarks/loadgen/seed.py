@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     visitors = Visitor.objects.bulk_create(
         [Visitor(site=site, language="en") for _ in range(options.visitors)], batch_size=2000
     )
-    Conversation.objects.bulk_create(
+    conversations = Conversation.objects.bulk_create(
         [Conversation(site=site, visitor=visitor) for visitor in visitors], batch_size=2000
     )
     tokens = [
@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
                 "site_key": site.public_key,
                 "origin": ORIGIN,
                 "tokens": tokens,
+                # Aligned with tokens: the conversation each visitor resumes.
+                "conversation_ids": [conversation.pk for conversation in conversations],
                 "agent_sessions": cookies,
                 "questions": questions,
             }
