@@ -24,8 +24,11 @@ logger = logging.getLogger(__name__)
 #   "watchers" the visitor's sockets and only the consoles watching the conversation
 #              (`watch` frame): a reply's deltas. A console reading the inbox gets the
 #              reply's start and end, not every token of every conversation (50
-#              consoles x 300 streams of ~30 frames a second is more than they can read).
-Audience = Literal["all", "visitor", "agents", "watchers"]
+#              consoles x 300 streams of ~30 frames a second is more than they can read);
+#   "consoles_watching" only the consoles watching the conversation: the agents' copy of
+#              a message and the visitor's typing preview. The inbox learns of a new
+#              message from the row (`conversation.updated`), which carries its text.
+Audience = Literal["all", "visitor", "agents", "watchers", "consoles_watching"]
 
 # Consumer handler names (the channel layer's "type" of a group message).
 FORWARD_HANDLER = "conversation.event"
@@ -68,7 +71,7 @@ def audience_groups(*, conversation_id: int, site_id: int, audience: Audience) -
         groups.append(conversation_group(conversation_id))
     if audience in ("all", "agents"):
         groups.append(site_agents_group(site_id))
-    if audience == "watchers":
+    if audience in ("watchers", "consoles_watching"):
         groups.append(conversation_agents_group(conversation_id))
     return groups
 

@@ -24,6 +24,7 @@ from conversations.selectors import site_has_online_agent, site_llm_tokens_today
 from helpdesk import metrics
 from helpdesk.business_hours import business_hours_text, site_is_open
 from kb.matching import kb_match
+from kb.models import Entry
 from kb.services import knowledge_gap_record
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,11 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
                 conversation=conversation,
                 text=match.best.answer,
                 source=Message.Source.KB,
-                kb_entry_id=match.best.entry_id,
+                # The entry as the index holds it: the consoles' event shows its id and
+                # question, and reading the row back would be one more query per answer.
+                kb_entry=Entry(
+                    pk=match.best.entry_id, site_id=site.pk, question=match.best.question
+                ),
                 kb_score=match.best.strict,
                 latency_ms=int((time.monotonic() - started) * 1000),
             )

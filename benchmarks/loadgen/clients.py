@@ -21,6 +21,7 @@ import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -32,15 +33,6 @@ OPEN_TIMEOUT = 120
 def raise_open_file_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def stamp_of(client_id: str) -> float | None:
-    """The send time a load-generator client put in front of its client_id."""
-    head, _, _ = client_id.partition(":")
-    try:
-        return float(head)
-    except ValueError:
-        return None
 
 
 def stamps_in(text: str) -> list[float]:
@@ -59,7 +51,8 @@ class Measurements:
     answer_ms: list[float] = field(default_factory=list)
     delta_ms: list[float] = field(default_factory=list)
     first_token_ms: list[float] = field(default_factory=list)
-    message_ms: list[float] = field(default_factory=list)  # agents: visitor send -> agent
+    # agents: a visitor message's save (its created_at) -> its inbox row on the console
+    message_ms: list[float] = field(default_factory=list)
     # Who sat on which web process (the balancer says so in a response header),
     # to show that events cross between processes: visitors report
     # [conversation_id, backend, [agent names seen typing]], agents
@@ -377,6 +370,7 @@ class AgentConsole:
     typing: bool
     backend: str | None = None
     seen: set[int] = field(default_factory=set)
+    rows_seen: set[tuple[int, str]] = field(default_factory=set)
     recorded: list | None = None
 
     def owns(self, conversation_id: int) -> bool:
@@ -414,6 +408,22 @@ class AgentConsole:
             )
 
 
+async def _on_row(console: AgentConsole, row: dict, now: float, m: Measurements) -> None:
+    """The inbox learns of a visitor's message from its conversation's row (message
+    events reach only the consoles that have the conversation open). A row can
+    change again with the same last message (a state change): counted once."""
+    last = row.get("last_message") or {}
+    if last.get("author") != "visitor":
+        return
+    key = (row["id"], last["created_at"])
+    if key in console.rows_seen:
+        return
+    console.rows_seen.add(key)
+    saved = datetime.fromisoformat(last["created_at"]).timestamp()
+    m.message_ms.append((now - saved) * 1000)
+    await console.on_visitor_message(row["id"])
+
+
 async def _agent_reader(console: AgentConsole, m: Measurements) -> None:
     ws = console.ws
     with contextlib.suppress(Exception):
@@ -422,18 +432,17 @@ async def _agent_reader(console: AgentConsole, m: Measurements) -> None:
             if console.recorded is not None:
                 console.recorded.append(["in", raw])
             frame = json.loads(raw)
+            if frame.get("type") == "conversation.updated":
+                m.counts["frame:conversation.updated"] += 1
+                await _on_row(console, frame["conversation"], now, m)
+                continue
             if frame.get("type") != "event":
                 m.counts[f"frame:{frame.get('type')}"] += 1
                 continue
             event = frame["event"]
             kind = event.get("type")
             m.counts[f"event:{kind}"] += 1
-            if kind == "message" and event["message"]["author"] == "visitor":
-                stamp = stamp_of(event["message"].get("client_id") or "")
-                if stamp is not None:
-                    m.message_ms.append((now - stamp) * 1000)
-                await console.on_visitor_message(frame["conversation_id"])
-            elif kind == "reply.delta":
+            if kind == "reply.delta":
                 m.delta_ms.extend((now - s) * 1000 for s in stamps_in(event["text"]))
 
 

@@ -1,8 +1,11 @@
 """The agent console's socket: every conversation of the agent's sites, live, and its actions.
 
-Every event of those conversations reaches the socket except a reply's deltas, which
-only reach the conversations it watches (`watch`: the ones open on the agent's
-screen); the inbox needs the reply's start and end, not every token of every stream.
+Every conversation's row changes (`conversation.updated`) and state events reach the
+socket; its messages, the visitor's typing preview and a reply's deltas only reach
+the sockets that watch it (`watch`: the ones open on the agent's screen). The inbox
+needs the row (with the last message) and the reply's start and end, not every
+frame of every conversation: 50 consoles each sent every message was most of a busy
+web process's work.
 """
 
 import asyncio
@@ -39,6 +42,9 @@ from helpdesk.models import Agent
 logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
+# Events only the consoles watching the conversation get (docs/protocol.md).
+WATCHED_ONLY = frozenset({"message", "typing", "reply.delta"})
+
 # Conversations one socket watches at once: a few panes or a quick switch, with the
 # oldest dropped beyond it, so a client that never unwatches stays bounded.
 WATCH_LIMIT = 5
@@ -297,7 +303,7 @@ class AgentConsumer(FrameConsumer):
         conversation_id = message["conversation_id"]
         if self.silencer.should_drop(conversation_id, event):
             return
-        if event.get("type") == "reply.delta" and conversation_id not in self.watching:
+        if event.get("type") in WATCHED_ONLY and conversation_id not in self.watching:
             return  # sent before an `unwatch` (or the cap) took the socket out of its group
         await self.send_json({"type": "event", "conversation_id": conversation_id, "event": event})
 

@@ -9,7 +9,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import translation
 
 from conversations import limits, pipeline, selectors, services
-from conversations.broadcast import conversation_group, site_agents_group
+from conversations.broadcast import conversation_agents_group, conversation_group
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
@@ -23,6 +23,7 @@ from conversations.consumers.silencing import StreamSilencer
 from conversations.consumers.visitor_closing import ClosedConversationHandlers
 from conversations.consumers.visitor_origin import location_from_headers
 from conversations.events import (
+    AckEvent,
     ack_event,
     conversation_payload,
     error_event,
@@ -41,6 +42,13 @@ logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
 RATE_LIMITED = 4429
+
+
+def _message_receive_with_ack(**kwargs: Any) -> tuple[services.ReceivedMessage, AckEvent]:
+    # One trip to the database thread for both: the ack of a resent message reads
+    # its attachments, and every hand-off between the loop and the thread costs.
+    received = services.visitor_message_receive(**kwargs)
+    return received, ack_event(received.message)
 
 
 class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
@@ -250,8 +258,8 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
             )
             return
         try:
-            received = await database_sync_to_async(self._in_language)(
-                services.visitor_message_receive,
+            received, ack = await database_sync_to_async(self._in_language)(
+                _message_receive_with_ack,
                 client_id=client_id,
                 text=text,
                 attachment_ids=attachment_ids,
@@ -259,7 +267,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         except services.AttachmentRefused as refused:
             raise FrameError(refused.code, refused.detail, client_id) from refused
         await self._follow(received.message.conversation_id)
-        await self.send_json(await database_sync_to_async(ack_event)(received.message))
+        await self.send_json(ack)
         # A file alone is not a question the bot can read: it waits for the visitor's
         # words (or a person), instead of answering an empty message.
         if not received.duplicate and received.message.text:
@@ -273,9 +281,9 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         if self.conversation_id is None:
             return
         event = {"type": "typing", "who": "visitor", "active": active, "text": preview}
-        # Only agents watch the visitor type.
+        # Only the consoles that have the conversation open watch the visitor type.
         await self.channel_layer.group_send(
-            site_agents_group(self.site_id),
+            conversation_agents_group(self.conversation_id),
             {"type": "conversation.event", "conversation_id": self.conversation_id, "event": event},
         )
 

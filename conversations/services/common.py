@@ -77,7 +77,7 @@ def message_broadcast_after_commit(message: Message) -> None:
         conversation_id=conversation_id,
         site_id=site_id,
         events=[agent_message_event(message)],
-        audience="agents",
+        audience="consoles_watching",
     )
     conversation_updated_after_commit(conversation_id=conversation_id, site_id=site_id)
 
@@ -111,7 +111,9 @@ def system_message_create(
     return message
 
 
-@transaction.atomic
+# Without a savepoint: inside the pipeline's transaction (which holds the row lock)
+# a savepoint is two more statements per answer, and an error here fails it anyway.
+@transaction.atomic(savepoint=False)
 def bot_message_create(
     *, conversation: Conversation, text: str, source: str, **fields: Any
 ) -> Message:

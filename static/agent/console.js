@@ -162,7 +162,9 @@ const handlers = {
   "suggest.end": (f) => composer.suggestEnd(f),
   notify: (f) => notifier.notify(f),
   watching: (f) => {
-    if (f.conversation_id === watchedId) watchConfirmed = true;
+    if (f.conversation_id !== watchedId) return;
+    watchConfirmed = true;
+    if (f.conversation_id === openId) catchUpOpen();
   },
   error: onError,
   pong: () => {},
@@ -180,8 +182,9 @@ function handle(frame) {
 }
 
 /**
- * A reply's deltas come only for the conversations this socket watches: the one
- * in the middle pane. Watch it, and stop watching the one shown before.
+ * A conversation's messages, typing preview and reply deltas come only to the sockets
+ * that watch it: the one in the middle pane. Watch it, and stop watching the one
+ * shown before.
  */
 function syncWatch() {
   if (!connected || watchedId === openId) return;
@@ -345,6 +348,23 @@ async function openConversation(id, { readOnly: ro = false } = {}) {
   if (seq !== openSeq) return;
   applyDetail(data, since);
   if (!ro) composer.focus();
+}
+
+/**
+ * Once `watching` confirms, every new message of the open conversation reaches this
+ * socket; one saved between the detail's read and that moment reached only the
+ * inbox row. Read the detail once more (merged, so nothing shows twice).
+ */
+function catchUpOpen() {
+  const id = openId;
+  api.conversation(id).then(
+    (data) => {
+      if (id !== openId || !Array.isArray(data.messages)) return;
+      transcript.load(data.messages);
+      scheduleRead();
+    },
+    (e) => e && e.signedOut && onSignedOut(),
+  );
 }
 
 /** After a reconnect: the missed events are in the detail (merged, never cleared). */

@@ -50,7 +50,11 @@ def _assert_every_console_saw_everything(result: dict) -> None:
     consoles = agents["consoles"]
     assert agents["connected"] == agents["open_at_end"] == consoles
     assert result["acked"] == result["sent"] == result["stored_visitor_messages"]
+    # Every console's inbox got the row of every visitor message...
     assert agents["visitor_message_ms"]["n"] == result["sent"] * consoles
+    # ...but the message events only where the conversation is open: each streamed
+    # question on its one watching console, none of the KB traffic.
+    assert agents["counts"]["event:message"] == result["stream"]["streams"]
     # Each streaming conversation is open (watched) on exactly one console before the
     # load starts, so its tokens reach that console once; every console getting
     # every token (the old fan-out) would be tokens x consoles.

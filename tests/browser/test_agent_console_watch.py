@@ -3,6 +3,7 @@ its start and end alone, and opening the conversation mid-stream shows the typin
 then the reply from the next delta on, then the whole saved text."""
 
 import json
+import re
 
 import pytest
 
@@ -154,4 +155,55 @@ def test_after_a_reconnect_the_console_watches_the_open_conversation_again(
         ".textContent || '').split(' ').length > 3",
         timeout=20000,
     )
+    assert page.js_errors == [] and agent_page.js_errors == []
+
+
+def test_a_message_saved_while_the_console_opens_the_conversation_still_shows(
+    page, agent_page, product
+):
+    # The console's `watch` frame is held back on its way to the server, so the
+    # server saves the visitor's next message before this socket joins the
+    # conversation: it reaches the console only in the inbox row. Once `watching`
+    # answers, the console reads the conversation again and the message shows.
+    holding = {"on": False, "frames": [], "server": None}
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+        holding["server"] = server
+
+        def to_server(message) -> None:
+            if holding["on"] and json.loads(message).get("type") == "watch":
+                holding["frames"].append(message)
+            else:
+                server.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(lambda message: ws.send(message))
+
+    agent_page.route_web_socket(re.compile(r"/ws/agent/"), route)
+    log_in(agent_page, product)
+    widget = open_widget(page, product)
+    send(widget, "How long does shipping take?")
+    agent_page.locator('[data-testid="tab-bot"]').click()
+    row = agent_page.locator('[data-testid="conversation-row"]').first
+    row.wait_for(timeout=15000)
+    holding["on"] = True
+    row.click()
+    agent_page.locator('.ac-msg[data-source="kb"]').first.wait_for(timeout=10000)
+    for _ in range(50):
+        if holding["frames"]:
+            break
+        agent_page.wait_for_timeout(100)
+    assert holding["frames"], "the console sent `watch` on opening the conversation"
+
+    send(widget, "Can I pay by invoice?")
+    row.filter(has_text="Can I pay by invoice?").wait_for(timeout=10000)
+    in_transcript = agent_page.locator(".ac-msg .ac-text", has_text="Can I pay by invoice?")
+    assert in_transcript.count() == 0, "not watched yet: no message event reached it"
+
+    holding["on"] = False
+    for message in holding["frames"]:
+        holding["server"].send(message)
+    in_transcript.first.wait_for(timeout=10000)
+    assert in_transcript.count() == 1
     assert page.js_errors == [] and agent_page.js_errors == []

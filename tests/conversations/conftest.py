@@ -163,6 +163,15 @@ class AgentClient(VisitorClient):
     async def act(self, kind: str, conversation_id: int, **fields) -> None:
         await self.send({"type": kind, "conversation_id": conversation_id, **fields})
 
+    async def watch(self, conversation_id: int) -> list[dict]:
+        """Open the conversation as the console does: its messages, the visitor's typing
+        and reply deltas reach this socket once `watching` answers (returns the
+        frames up to that answer)."""
+        await self.act("watch", conversation_id)
+        return await self.receive_until(
+            lambda f: f["type"] == "watching" and f["conversation_id"] == conversation_id
+        )
+
 
 def _session_cookie(user) -> str:
     from django.test import Client

@@ -57,21 +57,30 @@ async def test_staff_user_gets_an_agent_profile_and_goes_online(agent_factory):
     assert agent.display_name == "carol" and agent.status == "online"
 
 
+def is_row_with_last(author: str):
+    def predicate(frame):
+        if frame["type"] != "conversation.updated":
+            return False
+        last = frame["conversation"]["last_message"]
+        return last is not None and last["author"] == author
+
+    return predicate
+
+
 async def test_agent_sees_live_events_of_own_sites_only(
     site, alice, agent_factory, visitor_factory
 ):
     other_site = await database_sync_to_async(SiteFactory)(allowed_origins="http://shop.test")
     console = await agent_factory(alice.user)
     await visitor_conversation(visitor_factory, other_site, "hello from another shop")
-    _visitor, conversation_id = await visitor_conversation(visitor_factory, site)
-    frames = await console.receive_until(
-        is_event(
-            "message",
-        ),
-        timeout=5,
-    )
-    events = [f for f in frames if f["type"] == "event"]
-    assert {f["conversation_id"] for f in events} == {conversation_id}
+    visitor, conversation_id = await visitor_conversation(visitor_factory, site)
+    # The inbox: the row, with the last message, as the bot answered it.
+    frames = await console.receive_until(is_row_with_last("bot"))
+    row = frames[-1]["conversation"]
+    assert row["id"] == conversation_id and row["last_message"]["text"] == "3-5 business days."
+    # Opened (watched): the messages themselves, with what only agents see.
+    frames += await console.watch(conversation_id)
+    await visitor.say("how long does shipping take?")
     frames += await console.receive_until(
         lambda f: (
             f["type"] == "event"
@@ -82,8 +91,53 @@ async def test_agent_sees_live_events_of_own_sites_only(
     kb = frames[-1]["event"]["message"]
     assert kb["kb_entry"]["question"] == "How long does shipping take?"
     assert kb["latency_ms"] is not None and kb["is_internal"] is False
-    updates = [f for f in await console.drain(0.5) + frames if f["type"] == "conversation.updated"]
-    assert updates and all(u["conversation"]["id"] == conversation_id for u in updates)
+    frames += await console.drain(0.5)
+    assert {f["conversation_id"] for f in frames if f["type"] == "event"} == {conversation_id}
+    updates = [f for f in frames if f["type"] == "conversation.updated"]
+    assert {u["conversation"]["id"] for u in updates} == {conversation_id}
+
+
+async def test_a_console_gets_messages_only_of_the_conversations_it_watches(
+    site, alice, bob, agent_factory, visitor_factory
+):
+    watching = await agent_factory(alice.user)
+    inbox_only = await agent_factory(bob.user)
+    visitor, conversation_id = await visitor_conversation(visitor_factory, site)
+    await watching.watch(conversation_id)
+    await visitor.say("do you ship abroad?")
+    await watching.receive_until(
+        lambda f: (
+            f["type"] == "event"
+            and f["event"]["type"] == "message"
+            and f["event"]["message"]["text"] == "do you ship abroad?"
+        )
+    )
+    await inbox_only.receive_until(
+        lambda f: (
+            f["type"] == "conversation.updated"
+            and (f["conversation"]["last_message"] or {}).get("text") == "do you ship abroad?"
+        )
+    )
+    frames = inbox_only.received + await inbox_only.drain(0.5)
+    assert not [f for f in frames if f["type"] == "event" and f["event"]["type"] == "message"]
+    # Unwatched, the messages stop; the rows go on.
+    await watching.act("unwatch", conversation_id)
+    await watching.drain(0.3)
+    await visitor.say("hello?")
+    await watching.receive_until(
+        lambda f: (
+            f["type"] == "conversation.updated"
+            and (f["conversation"]["last_message"] or {}).get("text") == "hello?"
+        )
+    )
+    later = await watching.drain(0.5)
+    assert not [
+        f
+        for f in later
+        if f["type"] == "event"
+        and f["event"]["type"] == "message"
+        and f["event"]["message"]["text"] == "hello?"
+    ]
 
 
 async def test_takeover_reply_note_and_handback(
@@ -91,6 +145,7 @@ async def test_takeover_reply_note_and_handback(
 ):
     console = await agent_factory(alice.user)
     visitor, conversation_id = await visitor_conversation(visitor_factory, site)
+    await console.watch(conversation_id)  # the agent opens it
     await console.act("takeover", conversation_id)
     await console.receive_until(is_event("state", state="human"))
     visitor_frames = await visitor.receive_until(
@@ -225,14 +280,21 @@ async def test_suggest_streams_a_draft_to_the_agent_only(
     ]
 
 
-async def test_visitor_typing_preview_reaches_agents(site, alice, agent_factory, visitor_factory):
-    console = await agent_factory(alice.user)
+async def test_visitor_typing_preview_reaches_the_consoles_that_watch_only(
+    site, alice, bob, agent_factory, visitor_factory
+):
+    watching = await agent_factory(alice.user)
+    inbox_only = await agent_factory(bob.user)
     visitor, conversation_id = await visitor_conversation(visitor_factory, site)
+    await watching.watch(conversation_id)
     await visitor.send({"type": "typing", "active": True, "text": "I want to ret"})
-    typing = (await console.receive_until(is_event("typing", who="visitor")))[-1]
+    typing = (await watching.receive_until(is_event("typing", who="visitor")))[-1]
     assert (
         typing["event"]["text"] == "I want to ret" and typing["conversation_id"] == conversation_id
     )
+    # A console with the conversation closed never sees what the visitor types.
+    frames = await inbox_only.drain(0.5)
+    assert not [f for f in frames if f["type"] == "event" and f["event"]["type"] == "typing"]
 
 
 async def test_canned_responses_and_console_api(site, alice, client):

@@ -1,5 +1,6 @@
-"""`watch` / `unwatch` on the agent socket: a reply's deltas reach only the consoles that
-have its conversation open; every console still sees every reply start and end."""
+"""`watch` / `unwatch` on the agent socket: a conversation's messages and a reply's deltas
+reach only the consoles that have it open; every console still sees every reply start
+and end, and every row change."""
 
 import asyncio
 
@@ -92,6 +93,7 @@ def test_deltas_go_to_the_visitor_and_the_watchers_not_the_whole_site():
     assert groups("all") == [conversation_group(3), site_agents_group(1)]
     assert groups("agents") == [site_agents_group(1)]
     assert groups("visitor") == [conversation_group(3)]
+    assert groups("consoles_watching") == [conversation_agents_group(3)]
     assert len({conversation_group(3), conversation_agents_group(3), site_agents_group(3)}) == 3
 
 
@@ -138,20 +140,23 @@ async def test_a_console_gets_deltas_only_of_the_conversation_it_watches(
     assert "".join(d["text"] for d in deltas) == REPLY
     assert events(read, "reply.delta", b) == [], "no deltas of a conversation not watched"
     assert events(read, "reply.end", a)[-1]["message"]["text"] == REPLY
+    assert [m["message"]["text"] for m in events(read, "message", a)] == [QUESTION]
+    assert events(read, "message", b) == []
 
     # A console that watches nothing: the inbox still sees both replies start and end,
-    # and both visitors' messages, but not one token.
+    # and each visitor's question in its row, but not one message event or token.
     listed = await until_replies_end(inbox, {a, b})
-    assert events(listed, "reply.delta") == []
+    assert events(listed, "reply.delta") == [] and events(listed, "message") == []
+    rows = [f["conversation"] for f in listed if f["type"] == "conversation.updated"]
     for conversation_id in (a, b):
         assert len(events(listed, "reply.start", conversation_id)) == 1
         (end,) = events(listed, "reply.end", conversation_id)
         assert end["message"]["text"] == REPLY and end["message"]["source"] == "llm"
-        assert [
-            m["message"]["text"]
-            for m in events(listed, "message", conversation_id)
-            if m["message"]["author"] == "visitor"
-        ] == [QUESTION]
+        assert QUESTION in [
+            row["last_message"]["text"]
+            for row in rows
+            if row["id"] == conversation_id and row["last_message"]
+        ]
 
 
 async def test_watching_another_sites_conversation_is_refused_and_joins_nothing(

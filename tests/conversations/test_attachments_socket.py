@@ -57,16 +57,25 @@ async def test_a_picture_reaches_the_agents_and_a_pdf_reply_reaches_the_visitor(
     assert welcome["site"]["attachments"]["enabled"] is True
     assert "image/png" in welcome["site"]["attachments"]["types"]
     picture = await visitor_upload(welcome["visitor_id"], "broken.png", image_bytes())
+    # The visitor wrote first; the agent opened (watches) the conversation.
+    conversation_id = (await visitor.say("hello"))["conversation_id"]
+    await visitor.receive_until(lambda e: e["type"] == "reply.end")  # no LLM: the notice
+    await agent.watch(conversation_id)
+    await visitor.drain(0.3)
 
     await visitor.send(
         {"type": "message", "client_id": "v-1", "text": "", "attachments": [picture]}
     )
     ack = (await visitor.receive_until(lambda e: e["type"] == "ack"))[-1]
     assert [a["id"] for a in ack["attachments"]] == [picture]
-    conversation_id = ack["conversation_id"]
+    assert ack["conversation_id"] == conversation_id
 
     seen = await agent.receive_until(
-        lambda f: f["type"] == "event" and f["event"]["type"] == "message"
+        lambda f: (
+            f["type"] == "event"
+            and f["event"]["type"] == "message"
+            and f["event"]["message"].get("client_id") == "v-1"
+        )
     )
     shown = seen[-1]["event"]["message"]["attachments"]
     assert [(a["id"], a["name"], a["type"], a["width"]) for a in shown] == [

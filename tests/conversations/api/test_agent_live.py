@@ -97,6 +97,7 @@ async def test_an_agent_console_sees_the_api_reply(site, api, visitor_factory, a
         display_name="Alice Agent"
     )
     console = await agent_factory(alice.user)
+    await console.watch(conversation_id)  # the console has the conversation open
     reply = await api("post", f"{API}/{conversation_id}/messages", {"text": "From the API"})
     assert reply.status_code == 201
     frames = await console.receive_until(

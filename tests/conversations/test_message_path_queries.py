@@ -1,0 +1,50 @@
+"""What a visitor message answered from the knowledge base costs the database.
+
+Every statement is a round trip on one of the web process's database threads and
+the message path is the busiest path there is (benchmarks/README.md: SQL round
+trips are its largest cost), so the count is pinned here: a change that adds a
+statement shows up as a failing test, not as a slower benchmark weeks later.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversations.models import Message
+from conversations.pipeline import reply_pipeline_run
+from conversations.services import visitor_message_receive
+from tests.factories import ConversationFactory, VisitorFactory
+
+# The visitor message: duplicate check, conversation lock, insert, update (in BEGIN/COMMIT);
+# the pipeline: message read, lock, insert of the answer, update (in BEGIN/COMMIT);
+# after commit: the first-reply metric's read.
+KB_ANSWERED_MESSAGE_STATEMENTS = 13
+
+
+def _answered(visitor, client_id: str) -> tuple[list[str], Message]:
+    with CaptureQueriesContext(connection) as captured:
+        received = visitor_message_receive(
+            visitor=visitor, client_id=client_id, text="How long does shipping take?"
+        )
+        outcome = reply_pipeline_run(message_id=received.message.pk)
+    assert outcome.tier == "kb" and outcome.decision == "answer"
+    return [query["sql"] for query in captured.captured_queries], Message.objects.get(
+        pk=outcome.message_id
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kb_answered_message_takes_thirteen_statements(site):
+    visitor = VisitorFactory(site=site)
+    ConversationFactory(site=site, visitor=visitor)
+    _answered(visitor, "warm-up")  # the site's index is built on first use
+
+    statements, answer = _answered(visitor, "measured")
+
+    assert len(statements) == KB_ANSWERED_MESSAGE_STATEMENTS, "\n".join(statements)
+    # The answer's entry comes from the index, not from reading its row back...
+    assert not [sql for sql in statements if 'FROM "kb_entry"' in sql]
+    # ...and the answer is written inside the pipeline's transaction, without a savepoint.
+    assert not [sql for sql in statements if sql.startswith("SAVEPOINT")]
+    assert answer.kb_entry.question == "How long does shipping take?"
+    assert answer.text == "3-5 business days."
