@@ -105,7 +105,8 @@ def rows() -> list[tuple[str, str, str, str]]:
             "-",
         ),
         (
-            "agents: 50 consoles, delay p99 (visitor message / LLM token), 10 msg/s + 20 streams",
+            "agents: 50 consoles, added delay p99 (a visitor message's inbox row / a token of "
+            "an open conversation), 10 msg/s + 20 streams",
             "<= 100 ms",
             f"{_fmt(_get(agents, 'agents', 'visitor_message_ms', 'p99'), ' ms')} / "
             f"{_fmt(_get(agents, 'agents', 'delta_added_ms', 'p99'), ' ms')}",

@@ -23,9 +23,13 @@ done
 # Tuning, before and after in the same conditions.
 run kb --sockets 2000 --rate 40 --duration 30 --env DB_THREADS=0 --label db-threads-0
 run kb --sockets 2000 --rate 40 --duration 30 --env DB_THREADS=8 --label db-threads-8
-run kb --sockets 3000 --rate 30 --duration 30 --env GC_FREEZE_AFTER_STARTUP=false --label gc-default
-run kb --sockets 3000 --rate 30 --duration 30 --label gc-freeze
+run kb --sockets 3000 --rate 30 --duration 30 --env GC_FREEZE_AFTER_STARTUP=false --env GC_THRESHOLDS= --label gc-default
+run kb --sockets 3000 --rate 30 --duration 30 --env GC_THRESHOLDS= --label gc-freeze
 run kb --sockets 3000 --rate 30 --duration 30 --env GC_THRESHOLDS=50000,20,100 --label gc-freeze-thresholds
+# Young-generation size at 10,000 sockets (the fourth run; the last is the default).
+for thresholds in 50000,20,100 5000,20,100 1000,20,100 1000,10,10000; do
+  run kb --rate 40 --env GC_THRESHOLDS=$thresholds --label gc-${thresholds//,/-}
+done
 run hold --sockets 5000 --hold-seconds 20 --label daphne-5000
 run hold --sockets 5000 --hold-seconds 20 --server uvicorn --label uvicorn-5000
 
