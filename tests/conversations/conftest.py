@@ -165,11 +165,14 @@ class AgentClient(VisitorClient):
 
     async def watch(self, conversation_id: int) -> list[dict]:
         """Open the conversation as the console does: its messages, the visitor's typing
-        and reply deltas reach this socket once `watching` answers (returns the
-        frames up to that answer)."""
+        and reply deltas reach this socket once `watching` answers. Returns the frames
+        up to that answer, or up to the `error` that refused it."""
         await self.act("watch", conversation_id)
         return await self.receive_until(
-            lambda f: f["type"] == "watching" and f["conversation_id"] == conversation_id
+            lambda f: (
+                f["type"] == "error"
+                or (f["type"] == "watching" and f["conversation_id"] == conversation_id)
+            )
         )
 
 

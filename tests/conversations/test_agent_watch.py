@@ -45,8 +45,8 @@ async def ask(visitor, question: str = QUESTION) -> list[dict]:
 
 
 async def watch(console, conversation_id: int) -> dict:
-    await console.act("watch", conversation_id)
-    return (await console.receive_until(lambda f: f["type"] in ("watching", "error")))[-1]
+    """The answer to `watch`: `watching` or the `error` that refused it."""
+    return (await console.watch(conversation_id))[-1]
 
 
 async def until_replies_end(console, conversation_ids: set[int], timeout: float = 15) -> list:
