@@ -45,6 +45,18 @@ def received_events(log, kind: str) -> list[dict]:
     ]
 
 
+def kb_answered_row(page, agent_page, product):
+    """A visitor asks what the KB answers; the console, logged in, lists it on the bot tab.
+    Returns the widget and the conversation's row (not opened yet)."""
+    log_in(agent_page, product)
+    widget = open_widget(page, product)
+    send(widget, "How long does shipping take?")
+    agent_page.locator('[data-testid="tab-bot"]').click()
+    row = agent_page.locator('[data-testid="conversation-row"]').first
+    row.wait_for(timeout=15000)
+    return widget, row
+
+
 @pytest.fixture
 def agent_page(browser):
     page = new_page(browser, width=1440, height=900)
@@ -127,12 +139,7 @@ def test_after_a_reconnect_the_console_watches_the_open_conversation_again(
 ):
     product = restartable_product.running
     log = record_agent_socket(agent_page)
-    log_in(agent_page, product)
-    widget = open_widget(page, product)
-    send(widget, "How long does shipping take?")
-    agent_page.locator('[data-testid="tab-bot"]').click()
-    row = agent_page.locator('[data-testid="conversation-row"]').first
-    row.wait_for(timeout=15000)
+    widget, row = kb_answered_row(page, agent_page, product)
     conversation_id = int(row.get_attribute("data-conversation-id"))
     row.click()
     agent_page.locator('.ac-msg[data-source="kb"]').first.wait_for(timeout=10000)
@@ -181,12 +188,7 @@ def test_a_message_saved_while_the_console_opens_the_conversation_still_shows(
         server.on_message(lambda message: ws.send(message))
 
     agent_page.route_web_socket(re.compile(r"/ws/agent/"), route)
-    log_in(agent_page, product)
-    widget = open_widget(page, product)
-    send(widget, "How long does shipping take?")
-    agent_page.locator('[data-testid="tab-bot"]').click()
-    row = agent_page.locator('[data-testid="conversation-row"]').first
-    row.wait_for(timeout=15000)
+    widget, row = kb_answered_row(page, agent_page, product)
     holding["on"] = True
     row.click()
     agent_page.locator('.ac-msg[data-source="kb"]').first.wait_for(timeout=10000)

@@ -36,20 +36,6 @@ def other_site(db):
 
 
 @pytest.fixture
-def alice(site):
-    agent = AgentFactory(display_name="Alice Agent")
-    agent.sites.add(site)
-    return agent
-
-
-@pytest.fixture
-def bob(site):
-    agent = AgentFactory(display_name="Bob Agent")
-    agent.sites.add(site)
-    return agent
-
-
-@pytest.fixture
 def conversation(site):
     conversation = ConversationFactory(
         visitor=VisitorFactory(site=site, name="Vera Visitor", email="vera@example.com")

@@ -32,13 +32,6 @@ def other_site(db):
 
 
 @pytest.fixture
-def alice(site):
-    agent = AgentFactory(display_name="Alice Agent")
-    agent.sites.add(site)
-    return agent
-
-
-@pytest.fixture
 def conversation(site):
     conversation = ConversationFactory(visitor=VisitorFactory(site=site))
     MessageFactory(conversation=conversation, text="where is my parcel?")

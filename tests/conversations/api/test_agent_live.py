@@ -5,18 +5,11 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.factories import AgentFactory, EntryFactory, SiteFactory
+from tests.factories import AgentFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 API = "/api/v1/agent/conversations"
-
-
-@pytest.fixture
-def site(transactional_db):
-    site = SiteFactory(allowed_origins="http://shop.test")
-    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
-    return site
 
 
 @pytest.fixture

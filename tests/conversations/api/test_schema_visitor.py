@@ -18,7 +18,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conversations.api.visitor_server import call, daphne_fixture  # noqa: F401
-from tests.factories import EntryFactory, SiteFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -35,13 +34,6 @@ EXAMPLES = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-
-
-@pytest.fixture
-def site(transactional_db):
-    site = SiteFactory(allowed_origins="http://shop.test")
-    EntryFactory(site=site, question="How long does shipping take?", answer="3-5 business days.")
-    return site
 
 
 @pytest.fixture
