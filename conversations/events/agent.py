@@ -151,6 +151,7 @@ class ConversationRow(TypedDict):
     last_activity_at: str
     created_at: str
     csat: CsatPayload | None
+    replying_id: str | None
 
 
 class AgentHelloEvent(TypedDict):

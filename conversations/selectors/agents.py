@@ -132,6 +132,11 @@ def _row(conversation: Conversation, last: Message | None) -> dict[str, Any]:
         "last_activity_at": conversation.last_activity_at.isoformat(),
         "created_at": conversation.created_at.isoformat(),
         "csat": csat_payload(conversation),
+        # A reply the bot is streaming: a console that connected after its
+        # `reply.start` still marks the row "being answered".
+        "replying_id": str(conversation.pending_reply_id)
+        if conversation.pending_reply_id
+        else None,
     }
 
 

@@ -74,6 +74,7 @@ const list = new ConversationList(
     me: meId,
     onOpen: (id) => openConversation(id),
     replying: (id) => inFlight.has(id),
+    onRows: (rows) => rows.forEach(seedReplying),
     onChange: () => notifier.setUnread(store.unreadTotal(meId())),
     onSignedOut,
   },
@@ -267,8 +268,14 @@ function trackReplies(id, ev) {
   else if (ev.type === "state" && ev.state !== "bot") inFlight.clear(id);
 }
 
+/** A reply under way before this socket saw its `reply.start` (see RepliesInFlight.seed). */
+function seedReplying(row) {
+  if (row && Number.isInteger(row.id) && typeof row.replying_id === "string") inFlight.seed(row.id, row.replying_id);
+}
+
 function onConversationUpdated(row) {
   if (!row || !Number.isInteger(row.id)) return;
+  seedReplying(row);
   list.update(row);
   if (row.id === openId && !readOnly) {
     header.update(row);

@@ -13,7 +13,7 @@ export class ConversationList {
    * @param {{tabs: HTMLElement, search: HTMLInputElement, list: HTMLElement, status: HTMLElement}} ui
    * @param {{api: import("./api.js").Api, store: import("./rows.js").RowStore, me: () => number,
    *          onOpen: (id: number) => void, replying?: (id: number) => boolean,
-   *          onChange: () => void, onSignedOut: () => void}} deps
+   *          onRows?: (rows: object[]) => void, onChange: () => void, onSignedOut: () => void}} deps
    */
   constructor(ui, deps) {
     this.ui = ui;
@@ -22,6 +22,7 @@ export class ConversationList {
     this.me = deps.me;
     this.onOpen = deps.onOpen;
     this.replying = deps.replying || (() => false);
+    this.onRows = deps.onRows || (() => {});
     this.onChange = deps.onChange;
     this.onSignedOut = deps.onSignedOut;
     this.tab = "waiting";
@@ -74,6 +75,7 @@ export class ConversationList {
     results.forEach((result, i) => {
       if (result.status === "fulfilled") {
         const rows = Array.isArray(result.value.conversations) ? result.value.conversations : [];
+        this.onRows(rows);
         this.store.replaceTab(TABS[i], rows, since, this.me());
       } else {
         failed = true;
@@ -103,6 +105,7 @@ export class ConversationList {
       const data = await this.api.conversations(tab, q, controller && controller.signal);
       if (seq !== this.fetchSeq) return;
       const rows = Array.isArray(data.conversations) ? data.conversations : [];
+      this.onRows(rows);
       if (q) {
         for (const row of rows) this.store.offer(row, since);
         this.searchIds = new Set(rows.map((r) => r.id));

@@ -3,13 +3,24 @@
 // sites, but its deltas only for the conversation it watches (the open one):
 // this is what lets the list mark a conversation "being answered", and the
 // transcript show the typing bubble of a reply already under way when its
-// conversation is opened.
+// conversation is opened. A reply that started before the socket connected is
+// learnt from its conversation's row (`replying_id`).
+
+const MAX_ENDED = 500;
 
 export class RepliesInFlight {
   /** @param {(conversationId: number) => void} onChange a conversation started or stopped being answered */
   constructor(onChange) {
     this.onChange = onChange;
     this.byConversation = new Map(); // conversation id -> Set of reply ids, oldest first
+    // Replies seen to end, newest last: a row read before the end may arrive after it.
+    this.ended = new Set();
+  }
+
+  /** A row's `replying_id`: a reply that may have started before this socket was there. */
+  seed(conversationId, replyId) {
+    if (!replyId || this.ended.has(replyId)) return;
+    this.start(conversationId, replyId);
   }
 
   /** Is the bot answering this conversation? */
@@ -38,6 +49,7 @@ export class RepliesInFlight {
   }
 
   end(conversationId, replyId) {
+    this.forget(replyId);
     const replies = this.byConversation.get(conversationId);
     if (!replies || !replies.delete(replyId)) return;
     if (replies.size) return;
@@ -47,8 +59,16 @@ export class RepliesInFlight {
 
   /** The conversation left the bot (taken over, queued, closed): nothing streams any more. */
   clear(conversationId) {
-    if (!this.byConversation.delete(conversationId)) return;
+    const replies = this.byConversation.get(conversationId);
+    if (!replies) return;
+    for (const replyId of replies) this.forget(replyId);
+    this.byConversation.delete(conversationId);
     this.onChange(conversationId);
+  }
+
+  forget(replyId) {
+    this.ended.add(replyId);
+    if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.values().next().value);
   }
 
   /** The socket dropped: a start or an end may be missed; a new socket learns again. */

@@ -209,3 +209,23 @@ def test_a_message_saved_while_the_console_opens_the_conversation_still_shows(
     in_transcript.first.wait_for(timeout=10000)
     assert in_transcript.count() == 1
     assert page.js_errors == [] and agent_page.js_errors == []
+
+
+def test_a_console_that_connects_mid_reply_marks_the_row_from_the_row_alone(
+    page, agent_page, product
+):
+    log = record_agent_socket(agent_page)
+    widget = open_widget(page, product)
+    send(widget, "What is your policy on repairs of worn-out hiking boots? [[tps:2]]")
+    widget_frame = next(f for f in page.frames if "/widget/" in f.url)
+    widget_frame.wait_for_function(f"() => ({WORDS_IN_WIDGET})() >= 2", timeout=15000)
+
+    log_in(agent_page, product)  # the reply is under way: its reply.start went out before
+    agent_page.locator('[data-testid="tab-bot"]').click()
+    row = agent_page.locator('[data-testid="conversation-row"]').first
+    replying = row.locator('[data-testid="row-replying"]')
+    replying.wait_for(state="visible", timeout=10000)
+    assert not received_events(log, "reply.start"), "the reply started before the console"
+    replying.wait_for(state="hidden", timeout=30000)
+    assert received_events(log, "reply.end")
+    assert page.js_errors == [] and agent_page.js_errors == []

@@ -304,3 +304,33 @@ async def test_events_reach_a_console_without_a_thread_round_trip_each(
     assert "".join(d["text"] for d in events(frames, "reply.delta")) == REPLY
     assert len(frames) > 5
     assert hops == []
+
+
+async def test_a_console_that_connects_mid_reply_finds_the_reply_in_its_row(
+    site, alice, visitor_factory, client, fake_llm
+):
+    from django.urls import reverse
+
+    from conversations.events import ConversationRow
+    from tests.protocol import check_typeddict
+
+    fake_llm.configure(reply=REPLY, tokens_per_second=10)
+    visitor, conversation_id = await conversation(visitor_factory, site)
+    await database_sync_to_async(client.force_login)(alice.user)
+
+    async def row() -> dict:
+        response = await database_sync_to_async(client.get)(
+            reverse("agent-api-conversations"), {"tab": "bot"}
+        )
+        (found,) = [r for r in response.json()["conversations"] if r["id"] == conversation_id]
+        check_typeddict(found, ConversationRow, "row")
+        return found
+
+    assert (await row())["replying_id"] is None
+    await visitor.say(QUESTION)
+    start = (await visitor.receive_until(lambda e: e["type"] == "reply.start"))[-1]
+    await visitor.receive_until(lambda e: e["type"] == "reply.delta")
+    # The console loads its lists now, after the reply's start went out.
+    assert (await row())["replying_id"] == start["reply_id"]
+    await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=15)
+    assert (await row())["replying_id"] is None
