@@ -49,7 +49,7 @@ export class RepliesInFlight {
   }
 
   end(conversationId, replyId) {
-    this.forget(replyId);
+    this.markEnded(replyId);
     const replies = this.byConversation.get(conversationId);
     if (!replies || !replies.delete(replyId)) return;
     if (replies.size) return;
@@ -61,12 +61,13 @@ export class RepliesInFlight {
   clear(conversationId) {
     const replies = this.byConversation.get(conversationId);
     if (!replies) return;
-    for (const replyId of replies) this.forget(replyId);
+    for (const replyId of replies) this.markEnded(replyId);
     this.byConversation.delete(conversationId);
     this.onChange(conversationId);
   }
 
-  forget(replyId) {
+  /** Remember that this reply ended (bounded: the oldest are dropped). */
+  markEnded(replyId) {
     this.ended.add(replyId);
     if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.values().next().value);
   }
