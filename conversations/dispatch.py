@@ -22,14 +22,22 @@ _inline_tasks: dict[asyncio.Task, tuple[int, str]] = {}
 SHUTDOWN_REASON = "web process shut down mid-reply"
 
 
-def llm_reply_dispatch(*, conversation_id: int, reply_id: str) -> None:
-    """Start streaming a reserved reply. Called after the reservation commits."""
+def llm_reply_dispatch(
+    *, conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None = None
+) -> None:
+    """Start streaming a reserved reply. Called after the reservation commits.
+
+    `grounding_entry_ids`: the KB entries the pipeline's match chose for the
+    prompt (None: the stream matches the question itself).
+    """
     if settings.HELPDESK_LLM_RUNNER == "celery":
         from conversations.tasks import stream_llm_reply
 
-        stream_llm_reply.delay(conversation_id, reply_id)
+        stream_llm_reply.delay(conversation_id, reply_id, grounding_entry_ids)
         return
-    _inline_start(conversation_id=conversation_id, reply_id=reply_id)
+    _inline_start(
+        conversation_id=conversation_id, reply_id=reply_id, grounding_entry_ids=grounding_entry_ids
+    )
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:
@@ -39,27 +47,37 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and same_process and loop.is_running() else None
 
 
-def _inline_start(*, conversation_id: int, reply_id: str) -> None:
+def _inline_start(
+    *, conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None
+) -> None:
     loop = _server_loop()
     if loop is None:
         # No server loop (a management command, a plain script): run to
         # completion on a private loop in a thread.
         threading.Thread(
-            target=_run_private_loop, args=(conversation_id, reply_id), daemon=True
+            target=_run_private_loop,
+            args=(conversation_id, reply_id, grounding_entry_ids),
+            daemon=True,
         ).start()
         return
     # The task must live on the web server's loop: the in-memory channel
     # layer's queues belong to it.
     # A fresh context: the caller's carries asgiref's "this thread's executor
     # is busy" marker, which would make the task's own DB calls deadlock.
-    loop.call_soon_threadsafe(_spawn, conversation_id, reply_id, context=contextvars.Context())
+    loop.call_soon_threadsafe(
+        _spawn, conversation_id, reply_id, grounding_entry_ids, context=contextvars.Context()
+    )
 
 
-def _spawn(conversation_id: int, reply_id: str) -> None:
+def _spawn(conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None) -> None:
     from conversations.replies import llm_reply_stream
 
     task = asyncio.get_running_loop().create_task(
-        llm_reply_stream(conversation_id=conversation_id, reply_id=reply_id),
+        llm_reply_stream(
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            grounding_entry_ids=grounding_entry_ids,
+        ),
         context=contextvars.Context(),
     )
     _inline_tasks[task] = (conversation_id, reply_id)
@@ -76,10 +94,18 @@ def _log_failure(task: asyncio.Task) -> None:
         logger.error("inline LLM reply failed", exc_info=task.exception())
 
 
-def _run_private_loop(conversation_id: int, reply_id: str) -> None:
+def _run_private_loop(
+    conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None
+) -> None:
     from conversations.replies import llm_reply_stream
 
-    asyncio.run(llm_reply_stream(conversation_id=conversation_id, reply_id=reply_id))
+    asyncio.run(
+        llm_reply_stream(
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            grounding_entry_ids=grounding_entry_ids,
+        )
+    )
 
 
 async def inline_replies_drain(*, grace_seconds: float) -> int:

@@ -165,8 +165,11 @@ def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
         if reply_id is None:
             return _log(PipelineOutcome(tier="human", decision="owner changed"), message)
         conversation_id = conversation.pk
+        grounding = [c.entry_id for c in match.candidates if c.loose >= site.kb_ground_threshold]
         transaction.on_commit(
-            lambda: llm_reply_dispatch(conversation_id=conversation_id, reply_id=reply_id)
+            lambda: llm_reply_dispatch(
+                conversation_id=conversation_id, reply_id=reply_id, grounding_entry_ids=grounding
+            )
         )
     return _log(
         PipelineOutcome(tier="llm", decision="stream", score=match.score, reply_id=reply_id),

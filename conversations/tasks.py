@@ -1,6 +1,5 @@
 """Celery tasks: thin wrappers that take ids and call the real work."""
 
-import asyncio
 import logging
 import smtplib
 
@@ -29,11 +28,24 @@ logger = logging.getLogger(__name__)
     max_retries=0,
     ignore_result=True,
 )
-def stream_llm_reply(conversation_id: int, reply_id: str) -> str:
-    """Stream one reply. A stale id (conversation gone, reply superseded) is a no-op."""
-    from conversations.replies import llm_reply_stream
+def stream_llm_reply(
+    conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None = None
+) -> str:
+    """Stream one reply. A stale id (conversation gone, reply superseded) is a no-op.
 
-    return asyncio.run(llm_reply_stream(conversation_id=conversation_id, reply_id=reply_id))
+    `grounding_entry_ids` defaults to None for tasks queued before it existed:
+    the stream then matches the question itself.
+    """
+    from conversations.replies import llm_reply_stream
+    from conversations.replies.worker_loop import replies_loop_run
+
+    return replies_loop_run(
+        llm_reply_stream(
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            grounding_entry_ids=grounding_entry_ids,
+        )
+    )
 
 
 @shared_task(

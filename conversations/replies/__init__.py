@@ -48,10 +48,14 @@ __all__ = [
 ]
 
 
-async def llm_reply_stream(*, conversation_id: int, reply_id: str) -> str:
+async def llm_reply_stream(
+    *, conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None = None
+) -> str:
     """Stream, save and broadcast one reply. Returns the outcome, for logs and tests."""
     context = await database_sync_to_async(reply_context_load)(
-        conversation_id=conversation_id, reply_id=reply_id
+        conversation_id=conversation_id,
+        reply_id=reply_id,
+        grounding_entry_ids=grounding_entry_ids,
     )
     if context is None:
         logger.info(

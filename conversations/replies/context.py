@@ -7,9 +7,10 @@ from conversations.broadcast import Audience, conversation_event_publish
 from conversations.leak_guard import LeakGuard
 from conversations.llm import GroundingEntry, prompt_messages
 from conversations.models import Conversation
-from conversations.selectors import conversation_recent_turns
+from conversations.selectors import Turn, conversation_recent_turns
+from helpdesk.models import Site
 from kb.filtering import Screener
-from kb.matching import kb_match
+from kb.matching import kb_entries_indexed, kb_match
 
 
 @dataclass
@@ -50,7 +51,10 @@ class OutputBlocked(Exception):
     """The LLM wrote something the sensitive-word filter refuses to show."""
 
 
-def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext | None:
+def reply_context_load(
+    *, conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None = None
+) -> ReplyContext | None:
+    """`grounding_entry_ids`: the entries the pipeline chose (None: match the question here)."""
     conversation = (
         Conversation.objects.select_related("site", "visitor").filter(pk=conversation_id).first()
     )
@@ -58,13 +62,14 @@ def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext |
         return None
     site = conversation.site
     turns = conversation_recent_turns(conversation_id=conversation_id)
-    question = next((t.content for t in reversed(turns) if t.role == "user"), "")
-    match = kb_match(site=site, text=question)
-    grounding = [
-        GroundingEntry(c.entry_id, c.question, c.answer)
-        for c in match.candidates
-        if c.loose >= site.kb_ground_threshold
-    ]
+    grounding = (
+        _grounding_matched(site, turns)
+        if grounding_entry_ids is None
+        else [
+            GroundingEntry(entry.entry_id, entry.question, entry.answer)
+            for entry in kb_entries_indexed(site_id=site.pk, entry_ids=grounding_entry_ids)
+        ]
+    )
     return ReplyContext(
         conversation_id=conversation_id,
         site_id=site.pk,
@@ -85,6 +90,16 @@ def reply_context_load(*, conversation_id: int, reply_id: str) -> ReplyContext |
             for key in ("fallback", "no_llm")
         },
     )
+
+
+def _grounding_matched(site: Site, turns: list[Turn]) -> list[GroundingEntry]:
+    question = next((t.content for t in reversed(turns) if t.role == "user"), "")
+    match = kb_match(site=site, text=question)
+    return [
+        GroundingEntry(c.entry_id, c.question, c.answer)
+        for c in match.candidates
+        if c.loose >= site.kb_ground_threshold
+    ]
 
 
 def _is_pending(conversation: Conversation, reply_id: str) -> bool:

@@ -6,6 +6,7 @@ the best entry's answer as it is), `ground` (give `candidates` to the LLM) or
 """
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from kb.matching.core import (
     GROUNDING_LIMIT,
     Candidate,
     Decision,
+    IndexedEntry,
     MatcherIndex,
     MatchResult,
     Thresholds,
@@ -31,6 +33,7 @@ __all__ = [
     "MatchResult",
     "MatcherIndex",
     "Thresholds",
+    "kb_entries_indexed",
     "kb_match",
     "kb_match_many",
     "site_thresholds",
@@ -69,3 +72,14 @@ def kb_match_many(*, site: Site, texts: list[str]) -> list[MatchResult]:
 
 def kb_match(*, site: Site, text: str) -> MatchResult:
     return kb_match_many(site=site, texts=[text])[0]
+
+
+def kb_entries_indexed(*, site_id: int, entry_ids: Sequence[int]) -> list[IndexedEntry]:
+    """These entries as the site's index holds them now, in the order asked.
+
+    The reply pipeline matched the question already; the LLM reply grounds on
+    the entries it chose without embedding the question a second time. An entry
+    deleted or disabled since is left out.
+    """
+    by_id = {entry.entry_id: entry for entry in site_indexes.get(site_id).entries}
+    return [by_id[entry_id] for entry_id in entry_ids if entry_id in by_id]

@@ -219,7 +219,15 @@ async def agent_factory(transactional_db) -> AsyncIterator:
 class CeleryWorker:
     """A real `celery worker --pool threads` subprocess on the test database and Redis."""
 
-    def __init__(self, *, llm_base_url: str, log, concurrency: int, name: str) -> None:
+    def __init__(
+        self,
+        *,
+        llm_base_url: str,
+        log,
+        concurrency: int,
+        name: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         import os
         import subprocess
         import sys
@@ -239,6 +247,7 @@ class CeleryWorker:
             # As in production: a worker keeps its database connections (one
             # per thread) instead of opening one for every call of every stream.
             "CONN_MAX_AGE": "60",
+            **(env or {}),
         }
         command = [
             sys.executable, "-m", "celery", "--app", "helpdesk", "worker", "--pool", "threads",
@@ -295,12 +304,19 @@ def start_celery_worker(transactional_db, settings, tmp_path):
     settings.HELPDESK_LLM_RUNNER = "celery"
     workers: list[CeleryWorker] = []
 
-    def start(*, llm_base_url: str, concurrency: int = 200, name: str = "worker") -> CeleryWorker:
+    def start(
+        *,
+        llm_base_url: str,
+        concurrency: int = 200,
+        name: str = "worker",
+        env: dict[str, str] | None = None,
+    ) -> CeleryWorker:
         worker = CeleryWorker(
             llm_base_url=llm_base_url,
             log=tmp_path / f"{name}-{len(workers)}.log",
             concurrency=concurrency,
             name=name,
+            env=env,
         )
         workers.append(worker)
         return worker

@@ -204,3 +204,37 @@ async def test_kb_edit_applies_to_the_next_reply_in_the_worker_without_restart(
 
     after = await grounding_for("could you gift wrap my order with a bow?")
     assert "Yes, gift wrapping is now free." in after and "$3" not in after
+
+
+async def test_the_worker_grounds_on_the_entries_the_web_process_matched(
+    site, start_celery_worker, llm_server
+):
+    """The web process embeds the question to route it; the worker takes the entries it
+    chose instead of embedding the question a second time. A worker without the
+    semantic tier shows which happened: on its own it would ground on nothing."""
+    from kb.matching import Thresholds, kb_match
+    from kb.matching.site_index import index_build
+
+    start_celery_worker(
+        llm_base_url=llm_server.base_url, name="lexical", env={"KB_EMBEDDINGS": "off"}
+    )
+    question = "can my present come in nice paper?"
+    web = await database_sync_to_async(kb_match)(site=site, text=question)
+    assert web.tiers == ("lexical", "semantic")
+    assert web.decision == "ground"
+    assert [c.question for c in web.candidates] == ["Do you offer gift wrapping?"]
+    lexical = await database_sync_to_async(index_build)(site_id=site.pk, embedder=None)
+    assert lexical.tiers == ("lexical",)
+    assert lexical.match(text=question, thresholds=Thresholds()).decision == "none"
+
+    visitor, connected, _ = await open_visitor(site)
+    assert connected
+    await visitor.hello()
+    await visitor.say(question)
+    await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
+    await visitor.close()
+
+    (request,) = llm_server.requests
+    grounding = request["body"]["messages"][1]["content"]
+    assert "Yes, for $3 per parcel." in grounding
+    assert "3-5 business days." not in grounding
