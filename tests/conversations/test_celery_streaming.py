@@ -179,30 +179,32 @@ async def test_takeover_while_the_worker_streams_silences_the_bot_at_once(
     assert bot_messages == 0
 
 
+async def _grounding_for(site, llm_server, question: str) -> str:
+    """The KB block of the prompt the worker sent the LLM for a new visitor's question."""
+    llm_server.clear_requests()
+    visitor, connected, _ = await open_visitor(site)
+    assert connected
+    await visitor.hello()
+    await visitor.say(question)
+    await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
+    await visitor.close()
+    (request,) = llm_server.requests
+    return request["body"]["messages"][1]["content"]
+
+
 async def test_kb_edit_applies_to_the_next_reply_in_the_worker_without_restart(
     site, celery_worker, llm_server
 ):
     from kb.models import Entry
 
-    async def grounding_for(question: str) -> str:
-        llm_server.clear_requests()
-        visitor, connected, _ = await open_visitor(site)
-        assert connected
-        await visitor.hello()
-        await visitor.say(question)
-        await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
-        await visitor.close()
-        (request,) = llm_server.requests
-        return request["body"]["messages"][1]["content"]
-
-    before = await grounding_for("could you gift wrap my order with a ribbon?")
+    before = await _grounding_for(site, llm_server, "could you gift wrap my order with a ribbon?")
     assert "Yes, for $3 per parcel." in before
 
     entry = await database_sync_to_async(Entry.objects.get)(question="Do you offer gift wrapping?")
     entry.answer = "Yes, gift wrapping is now free."
     await database_sync_to_async(entry.save)()
 
-    after = await grounding_for("could you gift wrap my order with a bow?")
+    after = await _grounding_for(site, llm_server, "could you gift wrap my order with a bow?")
     assert "Yes, gift wrapping is now free." in after and "$3" not in after
 
 
@@ -227,14 +229,6 @@ async def test_the_worker_grounds_on_the_entries_the_web_process_matched(
     assert lexical.tiers == ("lexical",)
     assert lexical.match(text=question, thresholds=Thresholds()).decision == "none"
 
-    visitor, connected, _ = await open_visitor(site)
-    assert connected
-    await visitor.hello()
-    await visitor.say(question)
-    await visitor.receive_until(lambda e: e["type"] == "reply.end", timeout=30)
-    await visitor.close()
-
-    (request,) = llm_server.requests
-    grounding = request["body"]["messages"][1]["content"]
+    grounding = await _grounding_for(site, llm_server, question)
     assert "Yes, for $3 per parcel." in grounding
     assert "3-5 business days." not in grounding
