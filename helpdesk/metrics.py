@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec
 
@@ -180,13 +181,21 @@ def socket_closed(consumer: Any) -> None:
         SOCKETS_OPEN.labels(kind=kind).dec()
 
 
+# Conversations this process has seen a committed reply in: no later reply can be
+# their first, so the first-reply query is skipped (it was one query per KB answer).
+# Bounded like the Site cache: when full it starts again.
+_REPLIED_MAX = 50_000
+_replied_conversations: set[int] = set()
+_replied_lock = threading.Lock()
+
+
 @_never_raises
 def message_created(message: Any) -> None:
     """Count a saved message when its transaction commits (a rolled-back one never counts).
 
     The first reply a conversation gets (bot or agent, not an internal note)
     also times how long the visitor waited for it: one small indexed query,
-    after the commit, for bot and agent messages only.
+    after the commit, the first time this process sees a reply in the conversation.
     """
     author = message.author_kind
     replied = author in ("bot", "agent") and not message.is_internal
@@ -194,12 +203,19 @@ def message_created(message: Any) -> None:
 
     def record() -> None:
         MESSAGES.labels(author=author).inc()
-        if replied:
-            from conversations.selectors import conversation_first_reply
+        if not replied:
+            return
+        with _replied_lock:
+            if conversation_id in _replied_conversations:
+                return
+            if len(_replied_conversations) >= _REPLIED_MAX:
+                _replied_conversations.clear()
+            _replied_conversations.add(conversation_id)
+        from conversations.selectors import conversation_first_reply
 
-            first = conversation_first_reply(conversation_id=conversation_id)
-            if first is not None:
-                FIRST_REPLY_SECONDS.labels(by=first.by).observe(first.seconds)
+        first = conversation_first_reply(conversation_id=conversation_id)
+        if first is not None:
+            FIRST_REPLY_SECONDS.labels(by=first.by).observe(first.seconds)
 
     transaction.on_commit(record, robust=True)
 

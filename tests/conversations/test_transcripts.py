@@ -2,6 +2,7 @@
 task, and the agents' export and email action with their authorization."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -23,6 +24,17 @@ from tests.factories import (
 )
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
+
+
+@pytest.fixture(autouse=True)
+def _transcript_threads_finish():
+    """Without a Celery worker the email goes from a thread of this process, which writes
+    `transcript_sent_at` after sending: it must be done before the test's tables are
+    emptied (the flush and that UPDATE can deadlock)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "transcript":
+            thread.join(timeout=10)
 
 
 @pytest.fixture
