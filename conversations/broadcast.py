@@ -7,14 +7,15 @@ separate audiences: agents get richer payloads (internal notes, tiers,
 latencies) that visitors never see.
 """
 
+import logging
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Literal
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from conversations.publish_lanes import publish_in_lane
+logger = logging.getLogger(__name__)
 
 # Who gets a conversation event:
 #   "all"      the visitor's sockets and every console of the conversation's site;
@@ -86,6 +87,15 @@ async def conversation_event_publish(
         await layer.group_send(group, message)
 
 
+def _run_logged(what: str, send: Callable[[], None]) -> None:
+    try:
+        send()
+    except Exception:
+        # The event is already saved; a reconnect replays it. Losing the live
+        # push must not turn a committed write into an error for the sender.
+        logger.exception("broadcast failed: %s", what)
+
+
 def broadcast_after_commit(
     *,
     conversation_id: int,
@@ -97,61 +107,38 @@ def broadcast_after_commit(
 
     def send() -> None:
         for event in events:
-            publish_in_lane(
-                lane=conversation_group(conversation_id),
-                publish=partial(
-                    conversation_event_publish,
-                    conversation_id=conversation_id,
-                    site_id=site_id,
-                    event=event,
-                    audience=audience,
-                ),
-                what=f"conversation {conversation_id}",
+            async_to_sync(conversation_event_publish)(
+                conversation_id=conversation_id, site_id=site_id, event=event, audience=audience
             )
 
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _run_logged(f"conversation {conversation_id}", send))
 
 
-def agent_frame_publish_sync(*, group: str, frame: dict[str, Any], lane: str | None = None) -> None:
-    """Publish a frame to agent consoles; frames of one `lane` (by default the group) keep
-    their order."""
-    publish_in_lane(
-        lane=lane or group,
-        publish=partial(
-            get_channel_layer().group_send, group, {"type": AGENT_FRAME_HANDLER, "frame": frame}
+def agent_frame_publish_sync(*, group: str, frame: dict[str, Any]) -> None:
+    _run_logged(
+        group,
+        lambda: async_to_sync(get_channel_layer().group_send)(
+            group, {"type": AGENT_FRAME_HANDLER, "frame": frame}
         ),
-        what=group,
     )
 
 
-def agent_frame_after_commit(
-    *,
-    group: str,
-    frame: dict[str, Any] | Callable[[], dict],
-    lane: str | None = None,
-) -> None:
+def agent_frame_after_commit(*, group: str, frame: dict[str, Any] | Callable[[], dict]) -> None:
     """A top-level frame for agent consoles; `frame` may be a callable, built after commit."""
 
     def send() -> None:
-        agent_frame_publish_sync(
-            group=group, frame=frame() if callable(frame) else frame, lane=lane
-        )
+        agent_frame_publish_sync(group=group, frame=frame() if callable(frame) else frame)
 
     transaction.on_commit(send)
 
 
 def reply_cancel_after_commit(*, conversation_id: int, reply_id: str, reason: str) -> None:
     def send() -> None:
-        publish_in_lane(
-            lane=conversation_group(conversation_id),
-            publish=partial(
-                get_channel_layer().group_send,
-                reply_control_group(conversation_id),
-                {"type": CANCEL_HANDLER, "reply_id": reply_id, "reason": reason},
-            ),
-            what=f"cancel {reply_id}",
+        async_to_sync(get_channel_layer().group_send)(
+            reply_control_group(conversation_id),
+            {"type": CANCEL_HANDLER, "reply_id": reply_id, "reason": reason},
         )
 
     # The stream re-checks ownership before saving, so a lost cancel costs
     # wasted tokens, never a reply saved after it was superseded.
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _run_logged(f"cancel {reply_id}", send))

@@ -10,7 +10,6 @@ from conversations.broadcast import (
     agent_frame_after_commit,
     agent_group,
     broadcast_after_commit,
-    conversation_group,
     reply_cancel_after_commit,
     site_agents_group,
 )
@@ -56,8 +55,6 @@ def conversation_updated_after_commit(*, conversation_id: int, site_id: int) -> 
             "type": "conversation.updated",
             "conversation": conversation_row(conversation_id=conversation_id),
         },
-        # In the conversation's lane: its rows reach consoles in the order they were read.
-        lane=conversation_group(conversation_id),
     )
 
 
