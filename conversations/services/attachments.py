@@ -7,7 +7,6 @@ a file that is not there, nor a file moved to a message that was rolled back.
 """
 
 import hashlib
-import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -25,8 +24,6 @@ from conversations.attachments.detection import AttachmentRefused, file_detect
 from conversations.limits import limit_hits
 from conversations.models import Attachment, Conversation, Message, Visitor
 from helpdesk.models import Agent, Site
-
-logger = logging.getLogger(__name__)
 
 UNSENT_MAX_AGE = timedelta(days=1)
 MAX_ATTACHMENTS_PER_MESSAGE = 10
@@ -204,11 +201,6 @@ def attachments_sweep_unsent(*, older_than: timedelta = UNSENT_MAX_AGE, batch: i
             .filter(pk__in=[pk for pk, _name in stale], message__isnull=True)
             .values_list("pk", "file")
         )
+        # Their files go after the commit (conversations/attachments/file_cleanup.py).
         Attachment.objects.filter(pk__in=[pk for pk, _name in gone]).delete()
-    for _pk, name in gone:
-        try:
-            default_storage.delete(name)
-        except Exception:
-            # The row is gone either way; a file left behind is only disk space.
-            logger.warning("could not delete attachment file %s", name, exc_info=True)
     return len(gone)

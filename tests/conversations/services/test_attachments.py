@@ -13,7 +13,7 @@ from PIL import Image
 from conversations import services
 from conversations.attachments import detection
 from conversations.attachments.detection import AttachmentRefused, file_detect, filename_sanitize
-from conversations.models import Attachment, Message
+from conversations.models import Attachment, Conversation, Message
 from tests.conversations.attachment_samples import (
     HTML,
     PDF,
@@ -324,3 +324,28 @@ def test_unsent_uploads_older_than_a_day_are_deleted_with_their_files():
     assert set(Attachment.objects.values_list("pk", flat=True)) == {recent.pk, sent.pk}
     assert not default_storage.exists(old.file.name)
     assert default_storage.exists(recent.file.name) and default_storage.exists(sent.file.name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_conversation_deletes_its_files_once_committed():
+    conversation = ConversationFactory()
+    visitor = conversation.visitor
+    sent = services.visitor_attachment_upload(visitor=visitor, upload=upload("a.pdf", PDF))
+    services.visitor_message_receive(
+        visitor=visitor, client_id="c-1", text="", attachment_ids=[sent.pk]
+    )
+    kept = services.visitor_attachment_upload(
+        visitor=VisitorFactory(site=conversation.site), upload=upload("b.pdf", PDF)
+    )
+    name = Attachment.objects.get(pk=sent.pk).file.name
+    assert default_storage.exists(name)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).delete()
+        raise RuntimeError("rolled back")
+    assert default_storage.exists(name)  # a rolled-back delete keeps the file
+
+    Conversation.objects.filter(pk=conversation.pk).delete()
+    assert not Attachment.objects.filter(pk=sent.pk).exists()
+    assert not default_storage.exists(name)
+    assert default_storage.exists(kept.file.name)
