@@ -23,6 +23,7 @@ from conversations.models import Conversation, Message
 from conversations.selectors import site_has_online_agent, site_llm_tokens_today
 from helpdesk import metrics
 from helpdesk.business_hours import business_hours_text, site_is_open
+from helpdesk.models import Site
 from kb.matching import kb_match
 from kb.models import Entry
 from kb.services import knowledge_gap_record
@@ -65,14 +66,15 @@ def _log(outcome: PipelineOutcome, message: Message) -> PipelineOutcome:
     return outcome
 
 
-def reply_pipeline_run(*, message_id: int) -> PipelineOutcome:
+def reply_pipeline_run(*, message: Message, site: Site, language: str) -> PipelineOutcome:
+    """Route a visitor message this process has just saved, as the receive returned it.
+
+    The message is not read back by id: that was one query with three joins on the
+    busiest path there is. Its conversation's state is as the receive read it under
+    the row lock, and every tier below that writes re-checks it under the lock.
+    """
     started = time.monotonic()
-    message = Message.objects.select_related("conversation__site", "conversation__visitor").get(
-        pk=message_id
-    )
     conversation = message.conversation
-    site = conversation.site
-    language = conversation.visitor.language
 
     # 1. The filter's verdict.
     if message.filter_action == "block":

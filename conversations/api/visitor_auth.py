@@ -112,6 +112,7 @@ def visitor_for_token(*, site: Site, token: str) -> Visitor:
     )
     if visitor is None:
         raise InvalidToken()
+    visitor.site = site  # the request's (cached) Site: no query when a service asks for it
     return visitor
 
 

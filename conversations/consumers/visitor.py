@@ -30,7 +30,7 @@ from conversations.events import (
     message_payload,
     state_event,
 )
-from conversations.models import Visitor
+from conversations.models import Message, Visitor
 from conversations.services.attachments import attachment_size_limit
 from conversations.sweeper import sweeper_ensure_started
 from conversations.visitor_tokens import visitor_token_issue
@@ -156,6 +156,11 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
             raise FrameError("not_found", "This chat is no longer available.")
         return site
 
+    def _reply_route(self, message: Message) -> pipeline.PipelineOutcome:
+        return pipeline.reply_pipeline_run(
+            message=message, site=self._site(), language=self.visitor.language
+        )
+
     def _visitor_resume(self, **kwargs: Any):
         return services.visitor_resume(site=self._site(), **kwargs)
 
@@ -271,9 +276,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         # A file alone is not a question the bot can read: it waits for the visitor's
         # words (or a person), instead of answering an empty message.
         if not received.duplicate and received.message.text:
-            await database_sync_to_async(pipeline.reply_pipeline_run)(
-                message_id=received.message.pk
-            )
+            await database_sync_to_async(self._reply_route)(received.message)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         active = field_bool(frame, "active")

@@ -99,7 +99,9 @@ def visitor_api_message_post(
     # A file alone is not a question the bot can read (as on the socket).
     if not received.duplicate and received.message.text:
         try:
-            reply_pipeline_run(message_id=received.message.pk)
+            reply_pipeline_run(
+                message=received.message, site=visitor.site, language=visitor.language
+            )
         except Exception:
             # The message is saved (and acked by the answer), as on the socket, where the
             # ack goes out before the pipeline runs: a failure here must not make the

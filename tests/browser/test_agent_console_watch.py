@@ -231,3 +231,43 @@ def test_a_console_that_connects_mid_reply_marks_the_row_from_the_row_alone(
     replying.wait_for(state="hidden", timeout=30000)
     assert received_events(log, "reply.end")
     assert page.js_errors == [] and agent_page.js_errors == []
+
+
+def test_a_list_read_before_a_reply_ended_does_not_mark_it_replying_again(
+    page, agent_page, product
+):
+    # A search read while a reply streams carries the reply in its row (`replying_id`).
+    # Its response is held back until the reply's `reply.end` has reached the console;
+    # the console then must not take the stale row for a reply still under way.
+    held: list = []
+
+    def hold(route) -> None:
+        held.append((route, route.fetch()))  # read by the server now, mid-reply
+
+    log_in(agent_page, product)
+    agent_page.locator('[data-testid="tab-bot"]').click()
+    widget = open_widget(page, product)
+    send(widget, "Do you fix canoes with cracked hulls? [[tps:3]]")
+    row = agent_page.locator('[data-testid="conversation-row"]', has_text="cracked hulls")
+    replying = row.locator('[data-testid="row-replying"]')
+    replying.wait_for(state="visible", timeout=15000)
+
+    agent_page.route(re.compile(r"/agent/api/conversations/\?.*q=hulls"), hold)
+    agent_page.locator('[data-testid="search"]').fill("hulls")
+    for _ in range(100):
+        if held:
+            break
+        agent_page.wait_for_timeout(100)
+    assert held, "the console searched"
+    route, response = held[0]
+    rows = json.loads(response.body())["conversations"]
+    stale = next(r for r in rows if "cracked hulls" in json.dumps(r))
+    assert isinstance(stale["replying_id"], str), "the held row was read mid-reply"
+
+    replying.wait_for(state="hidden", timeout=30000)  # reply.end reached the console
+    with agent_page.expect_response(re.compile(r"q=hulls")):
+        route.fulfill(response=response)
+    agent_page.wait_for_timeout(1000)  # the stale rows are applied and the list redrawn
+    assert row.count() == 1
+    assert replying.is_hidden(), "a reply seen to end was revived by an older row"
+    assert page.js_errors == [] and agent_page.js_errors == []
