@@ -244,6 +244,7 @@ def test_a_list_read_before_a_reply_ended_does_not_mark_it_replying_again(
     def hold(route) -> None:
         held.append((route, route.fetch()))  # read by the server now, mid-reply
 
+    log = record_agent_socket(agent_page)
     log_in(agent_page, product)
     agent_page.locator('[data-testid="tab-bot"]').click()
     widget = open_widget(page, product)
@@ -263,8 +264,18 @@ def test_a_list_read_before_a_reply_ended_does_not_mark_it_replying_again(
     rows = json.loads(response.body())["conversations"]
     stale = next(r for r in rows if "cracked hulls" in json.dumps(r))
     assert isinstance(stale["replying_id"], str), "the held row was read mid-reply"
+    # By id from here: once answered, the row shows the answer, not the question.
+    row = agent_page.locator(f'[data-conversation-id="{stale["id"]}"]')
+    replying = row.locator('[data-testid="row-replying"]')
 
-    replying.wait_for(state="hidden", timeout=30000)  # reply.end reached the console
+    # The row is out of the list while the search is pending: wait for the frame itself.
+    for _ in range(300):
+        if received_events(log, "reply.end"):
+            break
+        agent_page.wait_for_timeout(100)
+    assert [e["event"]["reply_id"] for e in received_events(log, "reply.end")] == [
+        stale["replying_id"]
+    ]
     with agent_page.expect_response(re.compile(r"q=hulls")):
         route.fulfill(response=response)
     agent_page.wait_for_timeout(1000)  # the stale rows are applied and the list redrawn
