@@ -87,6 +87,52 @@ async def conversation_event_publish(
         await layer.group_send(group, message)
 
 
+GroupSend = tuple[str, dict[str, Any]]  # (group name, channel-layer message)
+
+
+def conversation_event_sends(
+    *, conversation_id: int, site_id: int, event: dict[str, Any], audience: Audience = "all"
+) -> list[GroupSend]:
+    message = envelope(event, conversation_id=conversation_id)
+    return [
+        (group, message)
+        for group in audience_groups(
+            conversation_id=conversation_id, site_id=site_id, audience=audience
+        )
+    ]
+
+
+def agent_frame_send(*, group: str, frame: dict[str, Any]) -> GroupSend:
+    return group, {"type": AGENT_FRAME_HANDLER, "frame": frame}
+
+
+async def group_sends_publish(sends: list[GroupSend]) -> None:
+    """Several group messages, in order, in one trip from a database thread to the loop.
+
+    Each `async_to_sync` call from a database thread waits for the event loop to
+    run it; a message's visitor event, console event and inbox row used to be
+    three such waits.
+    """
+    layer = get_channel_layer()
+    for group, message in sends:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            # One group failing must not keep the others from their event.
+            logger.exception("broadcast failed: %s", group)
+
+
+def sends_after_commit(*, what: str, sends: Callable[[], list[GroupSend]]) -> None:
+    """Build the group messages once the surrounding transaction commits; send them in one trip."""
+
+    def send() -> None:
+        batch = sends()
+        if batch:
+            async_to_sync(group_sends_publish)(batch)
+
+    transaction.on_commit(lambda: _run_logged(what, send))
+
+
 def _run_logged(what: str, send: Callable[[], None]) -> None:
     try:
         send()
@@ -104,21 +150,23 @@ def broadcast_after_commit(
     audience: Audience = "all",
 ) -> None:
     """Send events to the conversation's watchers once the surrounding transaction commits."""
-
-    def send() -> None:
-        for event in events:
-            async_to_sync(conversation_event_publish)(
+    sends_after_commit(
+        what=f"conversation {conversation_id}",
+        sends=lambda: [
+            send
+            for event in events
+            for send in conversation_event_sends(
                 conversation_id=conversation_id, site_id=site_id, event=event, audience=audience
             )
-
-    transaction.on_commit(lambda: _run_logged(f"conversation {conversation_id}", send))
+        ],
+    )
 
 
 def agent_frame_publish_sync(*, group: str, frame: dict[str, Any]) -> None:
     _run_logged(
         group,
         lambda: async_to_sync(get_channel_layer().group_send)(
-            group, {"type": AGENT_FRAME_HANDLER, "frame": frame}
+            *agent_frame_send(group=group, frame=frame)
         ),
     )
 

@@ -7,10 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.broadcast import (
+    GroupSend,
     agent_frame_after_commit,
+    agent_frame_send,
     agent_group,
     broadcast_after_commit,
+    conversation_event_sends,
     reply_cancel_after_commit,
+    sends_after_commit,
     site_agents_group,
 )
 from conversations.events import agent_message_event, message_event
@@ -65,21 +69,32 @@ def agent_notify_after_commit(*, agent_id: int | None, site_id: int, **frame: An
 
 
 def message_broadcast_after_commit(message: Message) -> None:
+    """The visitor's event, the watching consoles' event and the inbox row, in one trip."""
     conversation_id, site_id = message.conversation_id, message.conversation.site_id
+    sends = []
     if not message.is_internal:
-        broadcast_after_commit(
+        sends += conversation_event_sends(
             conversation_id=conversation_id,
             site_id=site_id,
-            events=[message_event(message)],
+            event=message_event(message),
             audience="visitor",
         )
-    broadcast_after_commit(
+    sends += conversation_event_sends(
         conversation_id=conversation_id,
         site_id=site_id,
-        events=[agent_message_event(message)],
+        event=agent_message_event(message),
         audience="consoles_watching",
     )
-    conversation_updated_after_commit(conversation_id=conversation_id, site_id=site_id)
+    with_row = agents_watching()
+
+    def after_commit() -> list[GroupSend]:
+        if not with_row:
+            return sends
+        row = conversation_row(conversation_id=conversation_id)
+        frame = {"type": "conversation.updated", "conversation": row}
+        return [*sends, agent_frame_send(group=site_agents_group(site_id), frame=frame)]
+
+    sends_after_commit(what=f"message {message.pk}", sends=after_commit)
 
 
 def state_broadcast_after_commit(conversation: Conversation, *events: dict) -> None:

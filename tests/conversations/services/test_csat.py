@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from conversations import services
+from conversations.broadcast import site_agents_group
 from conversations.events import AgentCsatEvent
 from conversations.models import Conversation
 from conversations.selectors import CSAT_ASK_WINDOW, conversation_row, visitor_csat_pending
@@ -98,7 +99,7 @@ def test_after_the_window_the_rating_is_final(closed):
 def test_agents_are_told_after_commit(closed, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "conversations.broadcast.conversation_event_publish",
+        "conversations.broadcast.group_sends_publish",
         _recorder(sent),
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -106,15 +107,17 @@ def test_agents_are_told_after_commit(closed, django_capture_on_commit_callbacks
         assert sent == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    (event,) = [s for s in sent if s["event"]["type"] == "csat"]
-    assert event["audience"] == "agents" and event["conversation_id"] == closed.pk
+    (event,) = [s for s in sent if s.get("event", {}).get("type") == "csat"]
+    assert event["group"] == site_agents_group(closed.site_id)
+    assert event["conversation_id"] == closed.pk
     check_typeddict(event["event"], AgentCsatEvent, "csat")
     assert event["event"]["csat"]["rating"] == 5
 
 
 def _recorder(sent):
-    async def publish(*, conversation_id, site_id, event, audience="all"):
-        sent.append({"conversation_id": conversation_id, "event": event, "audience": audience})
+    async def publish(sends):
+        for group, message in sends:
+            sent.append({"group": group, **message})
 
     return publish
 
