@@ -19,10 +19,16 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(scenario: str, out: Path, *extra: str) -> dict:
+def _bench_env() -> dict[str, str]:
+    # The benchmarks set up their own production settings and databases.
     env = {**os.environ}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("HELPDESK_TEST_PREFIX", None)
+    return env
+
+
+def _run(scenario: str, out: Path, *extra: str) -> dict:
+    env = _bench_env()
     completed = subprocess.run(
         [
             sys.executable,
@@ -128,3 +134,21 @@ def test_scale_out_smoke_behind_the_balancer_visitors_and_agents_see_each_other(
     # every visitor who wrote saw one.
     assert balancer["visitor_saw_agent_on_other_process"] > 0
     assert balancer["visitors_seeing_agent_typing"] == result["counts"]["senders"]
+
+
+@pytest.mark.timeout(180)
+def test_message_path_cpu_smoke_answers_every_message_from_the_kb():
+    command = ["benchmarks.message_path_cpu", "--messages", "30", "--visitors", "5"]
+    completed = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=_bench_env(),
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    # The script asserts that every message was answered from the KB.
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "30 KB-answered messages, 5 visitors" in completed.stdout
+    for line in ("receive + ack, CPU", "pipeline, wall", "process CPU"):
+        assert line in completed.stdout
