@@ -1,5 +1,6 @@
 """Pieces every write shares: locking, message saving and the after-commit broadcasts."""
 
+import logging
 from typing import Any
 
 from django.core.cache import cache
@@ -22,6 +23,8 @@ from conversations.models import Conversation, Message
 from conversations.selectors import agents_watching, conversation_row, turns_cache_key
 from helpdesk import metrics
 from helpdesk.webhooks.services import webhook_message_emit
+
+logger = logging.getLogger(__name__)
 
 
 def locked(conversation_id: int) -> Conversation:
@@ -90,7 +93,12 @@ def message_broadcast_after_commit(message: Message) -> None:
     def after_commit() -> list[GroupSend]:
         if not with_row:
             return sends
-        row = conversation_row(conversation_id=conversation_id)
+        try:
+            row = conversation_row(conversation_id=conversation_id)
+        except Exception:
+            # The events still go out: the inbox catches up on its next row or load.
+            logger.exception("conversation row failed: conversation %s", conversation_id)
+            return sends
         frame = {"type": "conversation.updated", "conversation": row}
         return [*sends, agent_frame_send(group=site_agents_group(site_id), frame=frame)]
 
