@@ -76,17 +76,6 @@ def audience_groups(*, conversation_id: int, site_id: int, audience: Audience) -
     return groups
 
 
-async def conversation_event_publish(
-    *, conversation_id: int, site_id: int, event: dict[str, Any], audience: Audience = "all"
-) -> None:
-    layer = get_channel_layer()
-    message = envelope(event, conversation_id=conversation_id)
-    for group in audience_groups(
-        conversation_id=conversation_id, site_id=site_id, audience=audience
-    ):
-        await layer.group_send(group, message)
-
-
 GroupSend = tuple[str, dict[str, Any]]  # (group name, channel-layer message)
 
 
@@ -100,6 +89,16 @@ def conversation_event_sends(
             conversation_id=conversation_id, site_id=site_id, audience=audience
         )
     ]
+
+
+async def conversation_event_publish(
+    *, conversation_id: int, site_id: int, event: dict[str, Any], audience: Audience = "all"
+) -> None:
+    layer = get_channel_layer()
+    for group, message in conversation_event_sends(
+        conversation_id=conversation_id, site_id=site_id, event=event, audience=audience
+    ):
+        await layer.group_send(group, message)
 
 
 def agent_frame_send(*, group: str, frame: dict[str, Any]) -> GroupSend:

@@ -58,11 +58,15 @@ def conversation_updated_after_commit(*, conversation_id: int, site_id: int) -> 
         return
     agent_frame_after_commit(
         group=site_agents_group(site_id),
-        frame=lambda: {
-            "type": "conversation.updated",
-            "conversation": conversation_row(conversation_id=conversation_id),
-        },
+        frame=lambda: _conversation_updated_frame(conversation_id),
     )
+
+
+def _conversation_updated_frame(conversation_id: int) -> dict[str, Any]:
+    return {
+        "type": "conversation.updated",
+        "conversation": conversation_row(conversation_id=conversation_id),
+    }
 
 
 def agent_notify_after_commit(*, agent_id: int | None, site_id: int, **frame: Any) -> None:
@@ -94,12 +98,11 @@ def message_broadcast_after_commit(message: Message) -> None:
         if not with_row:
             return sends
         try:
-            row = conversation_row(conversation_id=conversation_id)
+            frame = _conversation_updated_frame(conversation_id)
         except Exception:
             # The events still go out: the inbox catches up on its next row or load.
             logger.exception("conversation row failed: conversation %s", conversation_id)
             return sends
-        frame = {"type": "conversation.updated", "conversation": row}
         return [*sends, agent_frame_send(group=site_agents_group(site_id), frame=frame)]
 
     sends_after_commit(what=f"message {message.pk}", sends=after_commit)
