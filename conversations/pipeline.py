@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -66,12 +67,24 @@ def _log(outcome: PipelineOutcome, message: Message) -> PipelineOutcome:
     return outcome
 
 
-def reply_pipeline_run(*, message: Message, site: Site, language: str) -> PipelineOutcome:
+def reply_pipeline_run(
+    *,
+    message: Message,
+    site: Site,
+    language: str,
+    query_vector: np.ndarray | None = None,
+    defer_embedding: bool = False,
+) -> PipelineOutcome:
     """Route a visitor message this process has just saved, as the receive returned it.
 
     The message is not read back by id: that was one query with three joins on the
     busiest path there is. Its conversation's state is as the receive read it under
     the row lock, and every tier below that writes re-checks it under the lock.
+
+    With `defer_embedding`, a question that needs a vector raises
+    kb.matching.QueryVectorDeferred before anything is written; the caller
+    computes the vector off this thread and runs the pipeline again with it as
+    `query_vector` (the visitor consumer does, see kb.query_vector_queue).
     """
     started = time.monotonic()
     conversation = message.conversation
@@ -109,7 +122,9 @@ def reply_pipeline_run(*, message: Message, site: Site, language: str) -> Pipeli
         return _log(PipelineOutcome(tier="human", decision="bot disabled"), message)
 
     # 3. The knowledge base.
-    match = kb_match(site=site, text=message.text)
+    match = kb_match(
+        site=site, text=message.text, query_vector=query_vector, defer_embedding=defer_embedding
+    )
     if match.decision == "answer" and match.best is not None:
         with transaction.atomic():
             conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)

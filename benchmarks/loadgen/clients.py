@@ -51,6 +51,11 @@ class Measurements:
     answer_ms: list[float] = field(default_factory=list)
     delta_ms: list[float] = field(default_factory=list)
     first_token_ms: list[float] = field(default_factory=list)
+    # streams: the visitor's send -> the reply's first delta (what the visitor waits,
+    # the LLM's own time to first token included)
+    first_token_from_send_ms: list[float] = field(default_factory=list)
+    # streams: the visitor's send -> reply.start (routed, the reply reserved)
+    reply_start_ms: list[float] = field(default_factory=list)
     # agents: a visitor message's save (its created_at) -> its inbox row on the console
     message_ms: list[float] = field(default_factory=list)
     # Who sat on which web process (the balancer says so in a response header),
@@ -67,6 +72,8 @@ class Measurements:
             "answer_ms": self.answer_ms,
             "delta_ms": self.delta_ms,
             "first_token_ms": self.first_token_ms,
+            "first_token_from_send_ms": self.first_token_from_send_ms,
+            "reply_start_ms": self.reply_start_ms,
             "message_ms": self.message_ms,
             "placements": self.placements,
             "counts": dict(self.counts),
@@ -100,6 +107,7 @@ class VisitorSocket:
         self.typing_agents: set[str] = set()
         self.sent_at: dict[str, float] = {}
         self.question_sent_at: float | None = None
+        self.llm_question_sent_at: float | None = None
         self.reply_seq: dict[str, int] = {}
         self.reply_text: dict[str, list[str]] = {}
         self.replies_done = 0
@@ -143,6 +151,9 @@ class VisitorSocket:
                     self.m.answer_ms.append((now - self.question_sent_at) * 1000)
                     self.question_sent_at = None
                 self.m.counts["answered_kb"] += 1
+        elif kind == "reply.start":
+            if self.llm_question_sent_at is not None:
+                self.m.reply_start_ms.append((now - self.llm_question_sent_at) * 1000)
         elif kind == "reply.delta":
             reply_id = frame["reply_id"]
             expected = self.reply_seq.get(reply_id, 0)
@@ -154,6 +165,9 @@ class VisitorSocket:
             self.m.delta_ms.extend((now - stamp) * 1000 for stamp in stamps)
             if expected == 0 and stamps:
                 self.m.first_token_ms.append((now - stamps[0]) * 1000)
+            if expected == 0 and self.llm_question_sent_at is not None:
+                self.m.first_token_from_send_ms.append((now - self.llm_question_sent_at) * 1000)
+                self.llm_question_sent_at = None
             self.m.counts["deltas"] += 1
             self.m.counts["tokens"] += len(stamps)
         elif kind == "reply.end":
@@ -325,6 +339,7 @@ async def _stream(spec: dict[str, Any], streamers: list[VisitorSocket], stop) ->
             f"[[mode:stamp]] [[tps:{tokens_per_second}]] [[chunks:{spec['reply_tokens']}]] "
             f"zq{random.getrandbits(24):x} qv{random.getrandbits(24):x}"
         )
+        socket.llm_question_sent_at = socket.question_sent_at
         socket.question_sent_at = None  # not a KB question
     deadline = time.monotonic() + spec.get("stream_timeout", 120)
     while time.monotonic() < deadline and not stop.is_set():

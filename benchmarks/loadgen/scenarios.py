@@ -385,6 +385,8 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
             "replies_per_s": round(ended / elapsed, 1) if elapsed else None,
             "delta_added_ms": summary(visitors.get("delta_ms", [])),
             "first_token_added_ms": summary(visitors.get("first_token_ms", [])),
+            "reply_start_ms": summary(visitors.get("reply_start_ms", [])),
+            "first_token_from_send_ms": summary(visitors.get("first_token_from_send_ms", [])),
         }
     if options.agents:
         figures["agents"] = {

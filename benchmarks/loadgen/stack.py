@@ -150,10 +150,8 @@ class BenchStack:
             KB_EMBEDDINGS="auto",
             OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
             OPENAI_API_KEY="bench",
-            LOG_LEVEL="WARNING",
             GC_STATS_FILE=str(self.gc_stats),
-            **BENCH_LIMITS,
-            **self.extra_env,
+            **{"LOG_LEVEL": "WARNING", **BENCH_LIMITS, **self.extra_env},
         )
 
     def start(self, *, visitors: int, agents: int = 0) -> dict:

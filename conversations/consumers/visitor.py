@@ -22,6 +22,7 @@ from conversations.consumers.frames import (
 from conversations.consumers.silencing import StreamSilencer
 from conversations.consumers.visitor_closing import ClosedConversationHandlers
 from conversations.consumers.visitor_origin import location_from_headers
+from conversations.consumers.visitor_replies import ReplyRouting
 from conversations.events import (
     AckEvent,
     ack_event,
@@ -30,7 +31,7 @@ from conversations.events import (
     message_payload,
     state_event,
 )
-from conversations.models import Message, Visitor
+from conversations.models import Visitor
 from conversations.services.attachments import attachment_size_limit
 from conversations.sweeper import sweeper_ensure_started
 from conversations.visitor_tokens import visitor_token_issue
@@ -51,7 +52,7 @@ def _message_receive_with_ack(**kwargs: Any) -> tuple[services.ReceivedMessage, 
     return received, ack_event(received.message)
 
 
-class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
+class VisitorConsumer(ReplyRouting, ClosedConversationHandlers, FrameConsumer):
     # The Site's id and key, not the row: the process's Site cache holds one copy for
     # every socket (a copy per socket was ~2.7 KiB of each socket's memory).
     site_id: int
@@ -155,11 +156,6 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         if site is None:
             raise FrameError("not_found", "This chat is no longer available.")
         return site
-
-    def _reply_route(self, message: Message) -> pipeline.PipelineOutcome:
-        return pipeline.reply_pipeline_run(
-            message=message, site=self._site(), language=self.visitor.language
-        )
 
     def _visitor_resume(self, **kwargs: Any):
         return services.visitor_resume(site=self._site(), **kwargs)
@@ -276,7 +272,7 @@ class VisitorConsumer(ClosedConversationHandlers, FrameConsumer):
         # A file alone is not a question the bot can read: it waits for the visitor's
         # words (or a person), instead of answering an empty message.
         if not received.duplicate and received.message.text:
-            await database_sync_to_async(self._reply_route)(received.message)
+            await self._reply(received.message)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         active = field_bool(frame, "active")

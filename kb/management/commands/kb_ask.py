@@ -4,7 +4,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from kb.ask import ask_many
-from kb.embeddings import embedder_status
+from kb.embeddings import embedder_status, embedder_use_all_cores
 from kb.management.commands._site import site_resolve
 
 STDIN_BATCH = 64
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="One JSON object a line.")
 
     def handle(self, *args, query: list[str], site: str | None, json: bool, **options) -> None:
+        embedder_use_all_cores()
         target = site_resolve(site)
         self.stderr.write(f"site {target.public_key}: {embedder_status()}")
         if query:

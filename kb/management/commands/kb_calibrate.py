@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.csv_io import CSVRowsInvalid, csv_text_decode, entry_rows_parse, eval_queries_parse
-from kb.embeddings import embedder_get
+from kb.embeddings import embedder_get, embedder_use_all_cores
 from kb.matching.calibration import calibration_for
 from kb.matching.calibration_fit import FEATURES, LabelledSet, calibration_fit
 
@@ -35,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--precision", type=float, default=0.97, help="Precision target.")
 
     def handle(self, *args, **options) -> None:
+        embedder_use_all_cores()
         embedder = embedder_get()
         if embedder is None:
             raise CommandError("no embeddings backend: the lexical tier has nothing to calibrate")

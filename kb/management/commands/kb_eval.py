@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.csv_io import CSVRowsInvalid, csv_text_decode, entry_rows_parse, eval_queries_parse
-from kb.embeddings import embedder_get, embedder_status
+from kb.embeddings import embedder_get, embedder_status, embedder_use_all_cores
 from kb.evaluation import evaluation_run
 from kb.matching import Thresholds
 from kb.selectors import site_by_key
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        embedder_use_all_cores()
         try:
             rows = entry_rows_parse(csv_text_decode(options["entries"].read_bytes()))
             queries = eval_queries_parse(csv_text_decode(options["queries"].read_bytes()))

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.csv_io import CSVRowsInvalid, csv_text_decode, entry_rows_parse
+from kb.embeddings import embedder_use_all_cores
 from kb.management.commands._site import site_resolve
 from kb.services import entries_import
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--site", help="Site public key or id (default: the first site).")
 
     def handle(self, *args, file: Path, site: str | None, **options) -> None:
+        embedder_use_all_cores()
         try:
             data = file.read_bytes()
         except OSError as exc:
