@@ -105,6 +105,14 @@ def rows() -> list[tuple[str, str, str, str]]:
             "-",
         ),
         (
+            "stream: the visitor's send to the first token p50 / p99 (the LLM's own 300 ms "
+            "included; 300 questions at once)",
+            "-",
+            f"{_fmt(_get(stream, 'stream', 'first_token_from_send_ms', 'p50'), ' ms')} / "
+            f"{_fmt(_get(stream, 'stream', 'first_token_from_send_ms', 'p99'), ' ms')}",
+            "-",
+        ),
+        (
             "agents: 50 consoles, added delay p99 (a visitor message's inbox row / a token of "
             "an open conversation), 10 msg/s + 20 streams",
             "<= 100 ms",

@@ -82,6 +82,10 @@ def kb_match_many(
     index = site_indexes.get(site.pk)
     thresholds = site_thresholds(site)
     embedder = embedder_get() if index.semantic is not None else None
+    # A vector made before the embeddings backend changed (a settings reload between
+    # the caller's two calls) does not fit this index: such a text is embedded again.
+    width = index.semantic.question_answer.shape[1] if index.semantic is not None else None
+    given = {p: v for p, v in given.items() if v is None or v.shape[-1] == width}
     vectors: dict[int, np.ndarray] = {p: v for p, v in given.items() if v is not None}
     wanted = [
         p

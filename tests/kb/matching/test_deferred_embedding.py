@@ -74,3 +74,14 @@ def test_without_a_semantic_tier_nothing_is_deferred(lexical_only, site):
     assert result.tiers == ("lexical",)
     assert isinstance(result.candidates, tuple)
     assert not np.isnan(result.score or 0.0)
+
+
+def test_a_vector_of_another_backend_is_not_used(semantic, site):
+    # The backend changed between the caller's two calls (a settings reload).
+    other = np.ones(1536, dtype=np.float32) / np.sqrt(1536)
+    result = kb_match(site=site, text=PARAPHRASE, query_vector=other)
+    inline = kb_match(site=site, text=PARAPHRASE)
+    assert result.tiers == ("lexical", "semantic")
+    assert [(c.entry_id, c.strict) for c in result.candidates] == [
+        (c.entry_id, c.strict) for c in inline.candidates
+    ]
