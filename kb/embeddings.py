@@ -281,6 +281,16 @@ def query_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return np.stack([found[p] for p in range(len(texts))])
 
 
+def query_vectors_if_available(embedder: Embedder, texts: list[str]) -> np.ndarray | None:
+    """query_vectors, or None (logged) when the backend cannot make them: a remote
+    embeddings API being down must not stop the bot, the lexical tier answers alone."""
+    try:
+        return query_vectors(embedder, texts)
+    except EmbeddingsUnavailable as exc:
+        logger.warning("kb matcher: query embeddings failed (%s); lexical tier only", exc)
+        return None
+
+
 def passage_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
     rows = [embedder.passages(texts[s : s + _BATCH]) for s in range(0, len(texts), _BATCH)]
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)

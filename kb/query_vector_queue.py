@@ -15,7 +15,6 @@ the limit keeps the first of a burst from waiting for the whole burst.
 
 import asyncio
 import contextlib
-import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 from django.conf import settings
 
-from kb.embeddings import EmbeddingsUnavailable, embedder_get, query_vectors
-
-logger = logging.getLogger(__name__)
+from kb.embeddings import embedder_get, query_vectors_if_available
 
 BATCH_LIMIT = 8
 
@@ -68,13 +65,8 @@ class QueryVectorQueue:
     @staticmethod
     def _vectors(texts: list[str]) -> list[np.ndarray | None]:
         embedder = embedder_get()
-        if embedder is None:
-            return [None] * len(texts)
-        try:
-            return list(query_vectors(embedder, texts))
-        except EmbeddingsUnavailable as exc:
-            logger.warning("kb matcher: query embeddings failed (%s); lexical tier only", exc)
-            return [None] * len(texts)
+        rows = None if embedder is None else query_vectors_if_available(embedder, texts)
+        return [None] * len(texts) if rows is None else list(rows)
 
 
 def _thread_priority_lower() -> None:

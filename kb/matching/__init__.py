@@ -5,18 +5,12 @@ the best entry's answer as it is), `ground` (give `candidates` to the LLM) or
 `none`. See kb.matching.core for the tiers and docs/kb.md for the rule.
 """
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from helpdesk.models import Site
-from kb.embeddings import (
-    EmbeddingsUnavailable,
-    embedder_get,
-    query_vector_cached,
-    query_vectors,
-)
+from kb.embeddings import embedder_get, query_vector_cached, query_vectors_if_available
 from kb.matching.core import (
     GROUNDING_LIMIT,
     Candidate,
@@ -28,8 +22,6 @@ from kb.matching.core import (
 )
 from kb.matching.site_index import site_indexes
 from kb.text import tokenize_for_matching
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "GROUNDING_LIMIT",
@@ -68,30 +60,27 @@ def kb_match_many(
     *,
     site: Site,
     texts: list[str],
-    given: dict[int, np.ndarray | None] | None = None,
+    given: dict[int, np.ndarray] | None = None,
     defer_embedding: bool = False,
 ) -> list[MatchResult]:
     """Match several visitor texts at once: their vectors are computed in one batch.
 
-    `given`: vectors the caller computed already, by position (None: the caller
-    tried and the backend was unavailable, so that text is matched lexically).
+    `given`: vectors the caller computed already, by position.
     `defer_embedding`: raise QueryVectorDeferred instead of running the
     in-process model here for a text whose vector is not cached.
     """
-    given = given or {}
     index = site_indexes.get(site.pk)
     thresholds = site_thresholds(site)
     embedder = embedder_get() if index.semantic is not None else None
     # A vector made before the embeddings backend changed (a settings reload between
     # the caller's two calls) does not fit this index: such a text is embedded again.
     width = index.semantic.question_answer.shape[1] if index.semantic is not None else None
-    given = {p: v for p, v in given.items() if v is None or v.shape[-1] == width}
-    vectors: dict[int, np.ndarray] = {p: v for p, v in given.items() if v is not None}
+    vectors = {p: v for p, v in (given or {}).items() if v.shape[-1] == width}
     wanted = [
         p
         for p, text in enumerate(texts)
         if embedder is not None
-        and p not in given
+        and p not in vectors
         and tokenize_for_matching(text)
         and not index.lexically_certain(text=text, thresholds=thresholds)
     ]
@@ -103,12 +92,9 @@ def kb_match_many(
             vectors[position] = cached
         wanted = []
     if embedder is not None and wanted:
-        try:
-            rows = query_vectors(embedder, [texts[p] for p in wanted])
+        rows = query_vectors_if_available(embedder, [texts[p] for p in wanted])
+        if rows is not None:
             vectors.update(zip(wanted, rows, strict=True))
-        except EmbeddingsUnavailable as exc:
-            # A remote embeddings API being down must not stop the bot: lexical only.
-            logger.warning("kb matcher: query embeddings failed (%s); lexical tier only", exc)
     return [
         index.match(text=text, thresholds=thresholds, query_vector=vectors.get(position))
         for position, text in enumerate(texts)
