@@ -25,42 +25,41 @@ def _blocked(queue: QueryVectorQueue) -> threading.Event:
     return release
 
 
-def test_questions_that_pile_up_are_embedded_in_batches(semantic, monkeypatch):
-    queue = QueryVectorQueue()
-    batches: list[int] = []
+@pytest.fixture
+def embedded_batches(monkeypatch) -> list[list[str]]:
+    """The texts of every call the queue makes to the model, call by call."""
+    batches: list[list[str]] = []
     embed = QueryVectorQueue._vectors
     monkeypatch.setattr(
         QueryVectorQueue,
         "_vectors",
-        staticmethod(lambda texts: batches.append(len(texts)) or embed(texts)),
+        staticmethod(lambda texts: batches.append(list(texts)) or embed(texts)),
     )
+    return batches
+
+
+def test_questions_that_pile_up_are_embedded_in_batches(semantic, embedded_batches):
+    queue = QueryVectorQueue()
     release = _blocked(queue)
     texts = [f"question number {n} about my parcel" for n in range(BATCH_LIMIT + 3)]
     futures = [queue.submit(text) for text in texts]
     release.set()
     vectors = [future.result(timeout=30) for future in futures]
-    assert batches == [BATCH_LIMIT, 3]
+    assert [len(batch) for batch in embedded_batches] == [BATCH_LIMIT, 3]
     expected = query_vectors(semantic, texts)
     for vector, row in zip(vectors, expected, strict=True):
         assert np.allclose(vector, row, atol=1e-5)
 
 
-def test_a_question_whose_caller_left_is_not_embedded(semantic, monkeypatch):
+def test_a_question_whose_caller_left_is_not_embedded(semantic, embedded_batches):
     queue = QueryVectorQueue()
-    embedded: list[str] = []
-    embed = QueryVectorQueue._vectors
-    monkeypatch.setattr(
-        QueryVectorQueue,
-        "_vectors",
-        staticmethod(lambda texts: embedded.extend(texts) or embed(texts)),
-    )
     release = _blocked(queue)
     gone = queue.submit("the visitor closed the tab")
     kept = queue.submit("where is my order")
     assert gone.cancel()
     release.set()
     assert kept.result(timeout=30) is not None
-    assert embedded == ["where is my order"]
+    assert embedded_batches == [["where is my order"]]
 
 
 def test_an_embedding_error_reaches_every_waiting_caller(semantic, monkeypatch):
