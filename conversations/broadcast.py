@@ -7,8 +7,11 @@ separate audiences: agents get richer payloads (internal notes, tiers,
 latencies) that visitors never see.
 """
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from asgiref.sync import async_to_sync
@@ -21,14 +24,10 @@ logger = logging.getLogger(__name__)
 #   "all"      the visitor's sockets and every console of the conversation's site;
 #   "visitor"  the visitor's sockets only;
 #   "agents"   every console of the site only;
-#   "watchers" the visitor's sockets and only the consoles watching the conversation
-#              (`watch` frame): a reply's deltas. A console reading the inbox gets the
-#              reply's start and end, not every token of every conversation (50
-#              consoles x 300 streams of ~30 frames a second is more than they can read);
 #   "consoles_watching" only the consoles watching the conversation: the agents' copy of
 #              a message and the visitor's typing preview. The inbox learns of a new
 #              message from the row (`conversation.updated`), which carries its text.
-Audience = Literal["all", "visitor", "agents", "watchers", "consoles_watching"]
+Audience = Literal["all", "visitor", "agents", "consoles_watching"]
 
 # Consumer handler names (the channel layer's "type" of a group message).
 FORWARD_HANDLER = "conversation.event"
@@ -67,11 +66,11 @@ def envelope(event: dict[str, Any], *, conversation_id: int) -> dict[str, Any]:
 
 def audience_groups(*, conversation_id: int, site_id: int, audience: Audience) -> list[str]:
     groups = []
-    if audience in ("all", "visitor", "watchers"):
+    if audience in ("all", "visitor"):
         groups.append(conversation_group(conversation_id))
     if audience in ("all", "agents"):
         groups.append(site_agents_group(site_id))
-    if audience in ("watchers", "consoles_watching"):
+    if audience == "consoles_watching":
         groups.append(conversation_agents_group(conversation_id))
     return groups
 
@@ -99,6 +98,55 @@ async def conversation_event_publish(
         conversation_id=conversation_id, site_id=site_id, event=event, audience=audience
     ):
         await layer.group_send(group, message)
+
+
+# How long a stream leaves the consoles' copy of its deltas unsent after one that no
+# process received. A console that opens the conversation meanwhile shows the reply
+# from a later piece on, as it does when it opens it mid-stream (its reply.end
+# carries the whole text).
+CONSOLES_RECHECK_SECONDS = 0.25
+
+
+@dataclass
+class ConsolesWatching:
+    """Whether any console has a streaming conversation open, as its last delta found.
+
+    Most conversations are open on no console's screen, and each delta's
+    consoles' copy is a publish of its own: skipping it halves a stream's
+    publishes. Only a layer that says how many received a publish (the Redis
+    one, `helpdesk.pipelined_channel_layer`) allows the skip.
+    """
+
+    skip_until: float = 0.0
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.skip_until
+
+    def received(self, receivers: int | None) -> None:
+        if receivers == 0:
+            self.skip_until = time.monotonic() + CONSOLES_RECHECK_SECONDS
+
+
+async def watchers_event_publish(
+    *, conversation_id: int, event: dict[str, Any], consoles: ConsolesWatching
+) -> None:
+    """A reply's delta: to the visitor, and to the consoles watching unless none was lately.
+
+    A console reading the inbox gets the reply's start and end, not every token of
+    every conversation (50 consoles x 300 streams of ~30 frames a second is more than
+    they can read); one that has the conversation open (`watch`) gets its deltas.
+    """
+    layer = get_channel_layer()
+    message = envelope(event, conversation_id=conversation_id)
+    visitor = layer.group_send(conversation_group(conversation_id), message)
+    if not consoles.due():
+        await visitor
+        return
+    # Both in one pipeline when the layer batches (the visitor's first: same order).
+    _, receivers = await asyncio.gather(
+        visitor, layer.group_send(conversation_agents_group(conversation_id), message)
+    )
+    consoles.received(receivers)
 
 
 def agent_frame_send(*, group: str, frame: dict[str, Any]) -> GroupSend:

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from conversations.broadcast import CANCEL_HANDLER, reply_control_group
+from conversations.broadcast import CANCEL_HANDLER, reply_control_group, watchers_event_publish
 from conversations.events import reply_delta_event, reply_start_event
 from conversations.llm import llm_client, llm_configured
 from conversations.replies.context import (
@@ -286,9 +286,9 @@ async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None
     state.shown.append(piece)
     # The visitor and the consoles that have this conversation open; the rest of the
     # site's consoles get only the reply's start and end.
-    await reply_event_publish(
-        context,
-        reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece),
-        audience="watchers",
+    await watchers_event_publish(
+        conversation_id=context.conversation_id,
+        event=reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece),
+        consoles=state.consoles,
     )
     state.seq += 1

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from conversations.bot_messages import bot_text
-from conversations.broadcast import Audience, conversation_event_publish
+from conversations.broadcast import Audience, ConsolesWatching, conversation_event_publish
 from conversations.leak_guard import LeakGuard
 from conversations.llm import GroundingEntry, prompt_messages
 from conversations.models import Conversation
@@ -41,6 +41,7 @@ class StreamState:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     shown: list[str] = field(default_factory=list)
+    consoles: ConsolesWatching = field(default_factory=ConsolesWatching)
 
     @property
     def shown_text(self) -> str:

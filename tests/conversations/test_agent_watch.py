@@ -85,11 +85,10 @@ def group_members(conversation_id: int) -> set[str] | None:
     return None if groups is None else set(groups.get(group, ()))
 
 
-def test_deltas_go_to_the_visitor_and_the_watchers_not_the_whole_site():
+def test_each_audience_has_its_groups():
     def groups(audience):
         return audience_groups(conversation_id=3, site_id=1, audience=audience)
 
-    assert groups("watchers") == [conversation_group(3), conversation_agents_group(3)]
     assert groups("all") == [conversation_group(3), site_agents_group(1)]
     assert groups("agents") == [site_agents_group(1)]
     assert groups("visitor") == [conversation_group(3)]

@@ -78,7 +78,7 @@ def test_base_settings_have_debug_off():
 
 def test_redis_url_switches_layer_cache_and_celery_to_redis():
     values = load("helpdesk.settings.local", REDIS_URL="redis://127.0.0.1:6379/3")
-    assert values["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert values["layer"] == "helpdesk.pipelined_channel_layer.PipelinedPubSubChannelLayer"
     host = values["layer_hosts"][0]
     assert host["address"] == "redis://127.0.0.1:6379/3"
     # The pool must not raise at 100 connections nor time out the layer's blocking read.
@@ -94,7 +94,7 @@ def test_production_reads_everything_from_the_environment():
     assert values["debug"] is False
     assert values["db_engine"] == "django.db.backends.postgresql"
     assert values["db_name"] == "helpdesk"
-    assert values["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert values["layer"] == "helpdesk.pipelined_channel_layer.PipelinedPubSubChannelLayer"
     assert values["session_cookie_secure"] is True
     assert values["secret_key_fallbacks"] == []
 

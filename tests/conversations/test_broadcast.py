@@ -1,0 +1,89 @@
+"""A reply's deltas: to the visitor always, to the consoles only while one watches."""
+
+import asyncio
+import os
+
+import pytest
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+
+from conversations import broadcast
+from conversations.broadcast import (
+    ConsolesWatching,
+    conversation_agents_group,
+    conversation_group,
+    watchers_event_publish,
+)
+from helpdesk.pipelined_channel_layer import PipelinedPubSubChannelLayer
+
+pytestmark = pytest.mark.integration
+
+
+class SendsRecorded:
+    """The layer, with the groups it was asked to publish to recorded."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.groups: list[str] = []
+
+    async def group_send(self, group: str, message: dict):
+        self.groups.append(group)
+        return await self.layer.group_send(group, message)
+
+
+def delta(seq: int) -> dict:
+    return {"type": "reply.delta", "reply_id": "r1", "seq": seq, "text": f"w{seq} "}
+
+
+async def receive_seqs(layer, channel: str, count: int) -> list[int]:
+    messages = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(count)]
+    return [message["event"]["seq"] for message in messages]
+
+
+async def test_consoles_copy_is_left_out_until_a_console_watches_then_every_delta_reaches_it(
+    monkeypatch,
+):
+    monkeypatch.setattr(broadcast, "CONSOLES_RECHECK_SECONDS", 0.2)
+    worker = SendsRecorded(get_channel_layer())
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: worker)
+    # The web process with the visitor and, later, the console: a layer of its own.
+    web = PipelinedPubSubChannelLayer(
+        hosts=[{"address": os.environ["REDIS_URL"], "socket_timeout": None}],
+        prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+    )
+    conversation_id = 987_654
+    visitor = await web.new_channel()
+    await web.group_add(conversation_group(conversation_id), visitor)
+    consoles = ConsolesWatching()
+    try:
+        for seq in range(5):
+            await watchers_event_publish(
+                conversation_id=conversation_id, event=delta(seq), consoles=consoles
+            )
+        agents = conversation_agents_group(conversation_id)
+        # The first delta found no console; the next four left the consoles out.
+        assert worker.groups.count(agents) == 1
+        assert worker.groups.count(conversation_group(conversation_id)) == 5
+        assert await receive_seqs(web, visitor, 5) == [0, 1, 2, 3, 4]
+
+        console = await web.new_channel()
+        await web.group_add(agents, console)
+        await asyncio.sleep(0.25)
+        for seq in range(5, 10):
+            await watchers_event_publish(
+                conversation_id=conversation_id, event=delta(seq), consoles=consoles
+            )
+        assert worker.groups.count(agents) == 6
+        assert await receive_seqs(web, console, 5) == [5, 6, 7, 8, 9]
+        assert await receive_seqs(web, visitor, 5) == [5, 6, 7, 8, 9]
+    finally:
+        await web.flush()
+
+
+async def test_a_layer_that_does_not_count_receivers_always_sends_the_consoles_copy(monkeypatch):
+    layer = SendsRecorded(InMemoryChannelLayer())
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
+    consoles = ConsolesWatching()
+    for seq in range(3):
+        await watchers_event_publish(conversation_id=5, event=delta(seq), consoles=consoles)
+    assert layer.groups == [conversation_group(5), conversation_agents_group(5)] * 3
