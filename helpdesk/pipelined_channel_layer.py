@@ -4,10 +4,11 @@
 time: every `send` and `group_send` of a process waits for the one before it to
 be answered. A Celery worker streaming 300 replies makes ~1,000 publishes a
 second, each a socket write and a wait for Redis to be scheduled and answer, and
-on a busy machine they queue behind that lock. Here a publish joins the shard's
-outbox; one writer task sends whatever has gathered as one pipeline (a single
-write, the replies read together) while the next batch gathers. A lone publish
-costs what it did; under load N publishes cost one round trip.
+on a busy machine they queue behind that lock. Here a publish made while nothing
+is on the wire goes out at once, as before; those made while one is on the wire
+join the shard's outbox, and one writer task sends whatever has gathered as one
+pipeline (a single write, the replies read together). Under load N publishes
+cost one round trip.
 
 Order is kept: the outbox is first in, first out and one batch is on the wire at
 a time, so a stream's deltas reach Redis in the order they were published.
@@ -38,52 +39,73 @@ class PipelinedShardConnection(RedisSingleShardConnection):
     def __init__(self, host, channel_layer) -> None:
         super().__init__(host, channel_layer)
         self._outbox: list[tuple[str, bytes, asyncio.Future]] = []
+        self._busy = False  # a publish or a batch is on the wire
         self._writer: asyncio.Task | None = None
 
     async def publish(self, channel: str, message: bytes) -> int:
-        answered = asyncio.get_running_loop().create_future()
-        self._outbox.append((channel, message, answered))
-        if self._writer is None or self._writer.done():
+        if self._busy:
+            answered = asyncio.get_running_loop().create_future()
+            self._outbox.append((channel, message, answered))
+            # A caller cancelled while waiting cancels only its wait: the message is
+            # still sent, as one already written to the socket would be.
+            return await answered
+        # Nothing on the wire: send this one now, as the stock layer does (no hop
+        # through the writer task); what gathers meanwhile goes out as one batch.
+        self._busy = True
+        try:
+            async with self._lock:
+                self._ensure_redis()
+                return int(await self._redis.publish(channel, message))
+        finally:
+            self._write_gathered()
+
+    def _write_gathered(self) -> None:
+        if self._outbox:
             self._writer = asyncio.ensure_future(self._write())
-        # A caller cancelled while waiting cancels only its wait: the message is
-        # still sent, as one already written to the socket would be.
-        return await answered
+        else:
+            self._busy = False
 
     async def _write(self) -> None:
-        while self._outbox:
-            batch = self._outbox[:BATCH_LIMIT]
-            del self._outbox[:BATCH_LIMIT]
-            try:
-                async with self._lock:
-                    self._ensure_redis()
-                    pipeline = self._redis.pipeline(transaction=False)
-                    for channel, message, _ in batch:
-                        pipeline.publish(channel, message)
-                    counts = await pipeline.execute()
-            except BaseException as error:
-                for _, _, answered in batch:
-                    if not answered.done():
-                        answered.set_exception(error)
-                if isinstance(error, asyncio.CancelledError):
-                    self._fail_outbox(error)
+        try:
+            while self._outbox:
+                batch = self._outbox[:BATCH_LIMIT]
+                del self._outbox[:BATCH_LIMIT]
+                try:
+                    async with self._lock:
+                        self._ensure_redis()
+                        pipeline = self._redis.pipeline(transaction=False)
+                        for channel, message, _ in batch:
+                            pipeline.publish(channel, message)
+                        counts = await pipeline.execute()
+                except Exception as error:
+                    _fail(batch, error)
+                    continue
+                except BaseException as error:  # cancelled: the loop is closing
+                    _fail(batch, error)
+                    _fail(self._outbox, error)
+                    self._outbox = []
                     raise
-                continue
-            for (_, _, answered), count in zip(batch, counts, strict=True):
-                if not answered.done():
-                    answered.set_result(int(count))
-
-    def _fail_outbox(self, error: BaseException) -> None:
-        batch, self._outbox = self._outbox, []
-        for _, _, answered in batch:
-            if not answered.done():
-                answered.set_exception(error)
+                for (_, _, answered), count in zip(batch, counts, strict=True):
+                    if not answered.done():
+                        answered.set_result(int(count))
+        finally:
+            self._busy = False
 
     async def flush(self) -> None:
-        writer = self._writer
-        if writer is not None and not writer.done():
-            # Let what was published go out before the connection closes.
-            await asyncio.gather(writer, return_exceptions=True)
+        # Let what was published go out before the connection closes.
+        while self._busy:
+            writer = self._writer
+            if writer is not None and not writer.done():
+                await asyncio.gather(writer, return_exceptions=True)
+            else:
+                await asyncio.sleep(0.001)  # the publish on the wire, then its writer
         await super().flush()
+
+
+def _fail(batch: list[tuple[str, bytes, asyncio.Future]], error: BaseException) -> None:
+    for _, _, answered in batch:
+        if not answered.done():
+            answered.set_exception(error)
 
 
 class PipelinedPubSubLoopLayer(RedisPubSubLoopLayer):

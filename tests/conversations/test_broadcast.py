@@ -87,3 +87,30 @@ async def test_a_layer_that_does_not_count_receivers_always_sends_the_consoles_c
     for seq in range(3):
         await watchers_event_publish(conversation_id=5, event=delta(seq), consoles=consoles)
     assert layer.groups == [conversation_group(5), conversation_agents_group(5)] * 3
+
+
+async def test_several_sends_arrive_in_order_and_one_failing_group_does_not_stop_the_others(
+    monkeypatch, caplog
+):
+    layer = get_channel_layer()
+    console = await layer.new_channel()
+    await layer.group_add("first", console)
+    await layer.group_add("third", console)
+
+    class FailingSecond(SendsRecorded):
+        async def group_send(self, group: str, message: dict):
+            if group == "second":
+                raise ConnectionError("redis went away")
+            return await super().group_send(group, message)
+
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: FailingSecond(layer))
+    try:
+        await broadcast.group_sends_publish(
+            [(name, {"type": "x", "n": name}) for name in ("first", "second", "third")]
+        )
+        received = [await asyncio.wait_for(layer.receive(console), 5) for _ in range(2)]
+        assert [message["n"] for message in received] == ["first", "third"]
+        assert "broadcast failed: second" in caplog.text
+    finally:
+        await layer.group_discard("first", console)
+        await layer.group_discard("third", console)

@@ -72,18 +72,19 @@ async def test_concurrent_publishers_share_round_trips_and_keep_their_order(laye
     for message in received:
         by_stream.setdefault(message["stream"], []).append(message["seq"])
     assert by_stream == {f"s{n}": list(range(20)) for n in range(30)}
-    assert sum(pipelines) == 600
-    # 30 publishers at once: far fewer round trips than publishes.
+    # 30 publishers at once: far fewer round trips than publishes (the first of
+    # each quiet moment goes out alone, without a pipeline).
     assert len(pipelines) < 100, pipelines
+    assert 600 - len(pipelines) <= sum(pipelines) < 600
     assert max(pipelines) > 1
 
 
-async def test_a_lone_publish_goes_out_at_once(layers, pipelines):
+async def test_a_lone_publish_goes_out_at_once_without_a_pipeline(layers, pipelines):
     publisher, subscriber = layers
     channel = await subscriber.new_channel()
-    await publisher.send(channel, {"type": "hello", "text": "x"})
+    assert await publisher.send(channel, {"type": "hello", "text": "x"}) == 1
     assert await _receive(subscriber, channel, 1) == [{"type": "hello", "text": "x"}]
-    assert pipelines == [1]
+    assert pipelines == []
 
 
 async def test_group_send_returns_how_many_processes_are_subscribed(layers, prefix):
@@ -111,12 +112,14 @@ async def test_a_cancelled_publisher_does_not_lose_its_message_or_others(layers)
     channel = await subscriber.new_channel()
     first = asyncio.create_task(publisher.send(channel, {"type": "m", "n": 1}))
     second = asyncio.create_task(publisher.send(channel, {"type": "m", "n": 2}))
-    await asyncio.sleep(0)  # both are in the outbox
-    first.cancel()
-    assert await second == 1
+    third = asyncio.create_task(publisher.send(channel, {"type": "m", "n": 3}))
+    await asyncio.sleep(0)  # the first is on the wire, the others wait in the outbox
+    second.cancel()
+    assert await first == 1
+    assert await third == 1
     with pytest.raises(asyncio.CancelledError):
-        await first
-    assert [m["n"] for m in await _receive(subscriber, channel, 2)] == [1, 2]
+        await second
+    assert [m["n"] for m in await _receive(subscriber, channel, 3)] == [1, 2, 3]
 
 
 async def test_flush_sends_what_is_waiting_first(layers):
