@@ -16,10 +16,13 @@ a time, so a stream's deltas reach Redis in the order they were published.
 subscribers that got the message (`group_send` returns it too: 0 means no
 process has that group's consumers; the stream uses it to skip the consoles'
 copy of a delta when no console watches the conversation).
+
+It builds on channels_redis 4.x's shard connection (`_lock`, `_redis`,
+`_ensure_redis`); tests/helpdesk/test_pipelined_channel_layer.py runs against
+the installed version, so an upgrade that changes them fails there first.
 """
 
 import asyncio
-import logging
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -27,8 +30,6 @@ from channels_redis.pubsub import (
     RedisSingleShardConnection,
 )
 from channels_redis.utils import _wrap_close, decode_hosts
-
-logger = logging.getLogger(__name__)
 
 # A burst larger than this goes out as several pipelines, so that one huge
 # batch does not hold every publisher until all of it is answered.
