@@ -120,9 +120,7 @@ class PipelinedPubSubLoopLayer(RedisPubSubLoopLayer):
 
     async def group_send(self, group: str, message: dict) -> int:
         """Publish to the group; returns how many processes subscribed to it got the message."""
-        group_channel = self._get_group_channel_name(group)
-        shard = self._get_shard(group_channel)
-        return await shard.publish(group_channel, self.channel_layer.serialize(message))
+        return await self.send(self._get_group_channel_name(group), message)
 
 
 class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
