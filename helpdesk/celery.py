@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun, worker_init, worker_ready
+from celery.signals import task_prerun, worker_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings.local")
 
@@ -21,6 +21,25 @@ def _reload_prepare(**kwargs) -> None:
     from helpdesk.settings_reload import worker_reload_prepare
 
     worker_reload_prepare()
+
+
+@worker_ready.connect
+def _gc_tune(**kwargs) -> None:
+    # The process that runs the tasks with the threads, solo and gevent pools:
+    # with Python's GC thresholds its full collections of the whole heap paused
+    # every reply it streamed for 130-150 ms (benchmarks/README.md, "tenth run").
+    from helpdesk.runtime_tuning import gc_tune
+
+    gc_tune()
+
+
+@worker_process_init.connect
+def _pool_child_gc_tune(**kwargs) -> None:
+    # A prefork pool's children run the tasks, and they are forked before the
+    # parent's worker_ready: each one applies the settings itself.
+    from helpdesk.runtime_tuning import gc_tune
+
+    gc_tune()
 
 
 @worker_ready.connect

@@ -322,6 +322,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         balancer_cpu = stack.balancer_cpu_seconds() - balancer_cpu_before
         time.sleep(1.5)  # one more write of the GC figures
         gc_stats = stack.gc_read()
+        worker_gc_stats = stack.worker_gc_read()
         after = stack.web_rss_kib()
         measured = run.finish()
         stored_visitor = _count(stack, "author_kind = 'visitor'")
@@ -348,6 +349,7 @@ def run_load(options: Options, workdir: Path, *, phase: str) -> dict[str, Any]:
         "web_cpu_ms_per_message": round(web_cpu * 1000 / sent, 2) if sent else None,
         "worker_cpu_s": round(worker_cpu, 2),
         "gc": gc_stats,
+        "worker_gc": worker_gc_stats,
         "web_rss_before_mib": [round(v / 1024, 1) for v in before],
         "web_rss_after_mib": [round(v / 1024, 1) for v in after],
         "counts": counts,

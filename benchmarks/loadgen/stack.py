@@ -189,7 +189,7 @@ class BenchStack:
                     "--queues", self.env["CELERY_QUEUE"],
                     "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
                 ],
-                self.env,
+                {**self.env, "GC_STATS_FILE": str(self._worker_gc_stats(number))},
                 self.workdir / f"worker{number}.log",
             ).start()  # fmt: skip
             self.workers.append(worker)
@@ -274,14 +274,20 @@ class BenchStack:
         )  # fmt: skip
 
     def gc_reset(self) -> None:
-        self.gc_stats.with_suffix(".reset").touch()
+        for path in (self.gc_stats, *map(self._worker_gc_stats, range(len(self.workers)))):
+            path.with_suffix(".reset").touch()
         time.sleep(1.5)
 
     def gc_read(self) -> dict:
-        try:
-            return json.loads(self.gc_stats.read_text())
-        except (OSError, ValueError):
-            return {}
+        """The web process's GC pauses since the last `gc_reset`."""
+        return _json_read(self.gc_stats)
+
+    def worker_gc_read(self) -> list[dict]:
+        """Each worker's GC pauses since the last `gc_reset`."""
+        return [_json_read(self._worker_gc_stats(n)) for n in range(len(self.workers))]
+
+    def _worker_gc_stats(self, number: int) -> Path:
+        return self.workdir / f"worker{number}-gc-stats.json"
 
     def query(self, sql: str) -> list[tuple]:
         return self.database.query(sql)
@@ -307,3 +313,10 @@ class BenchStack:
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
         client.close()
+
+
+def _json_read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

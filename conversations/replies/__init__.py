@@ -16,11 +16,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from conversations.broadcast import CANCEL_HANDLER, reply_control_group, watchers_event_publish
-from conversations.events import reply_delta_event, reply_start_event
+from conversations.broadcast import CANCEL_HANDLER, reply_control_group
+from conversations.events import reply_start_event
 from conversations.llm import llm_client, llm_configured
 from conversations.replies.context import (
-    OutputBlocked,
     ReplyContext,
     StreamState,
     reply_context_load,
@@ -34,6 +33,7 @@ from conversations.replies.endings import (
     stream_failed,
     stream_finished,
 )
+from conversations.replies.frames import DeltaFrames
 from helpdesk import metrics
 from helpdesk.db_async import database_sync_to_async
 
@@ -202,60 +202,36 @@ async def _stream_attempt(
         ),
         timeout=context.first_token_timeout - (time.monotonic() - started),
     )
-    chunks = aiter(stream)
-    holdback = context.screener.holdback
-    coalesce = settings.LLM_DELTA_COALESCE_MS / 1000
-    last_publish = 0.0
-    dirty = False  # text received but not yet offered to _emit
-    # One read in flight at a time, kept across flush timeouts: cancelling a
-    # stream's anext() would break the stream.
-    reading: asyncio.Future | None = None
+    frames = DeltaFrames(context, state)
+    loop = asyncio.get_running_loop()
+
+    def ends_after(budget: float) -> float:
+        return loop.time() + budget - (time.monotonic() - started)
+
+    # Until the first piece the first-token budget applies, then the whole reply's.
+    deadline = asyncio.timeout(ends_after(context.first_token_timeout))
+    first = True
     try:
-        while True:
-            if state.first_token_at is None:
-                budget = context.first_token_timeout - (time.monotonic() - started)
-            else:
-                budget = context.timeout - (time.monotonic() - started)
-            if budget <= 0:
-                raise TimeoutError("LLM reply exceeded its time limit")
-            if reading is None:
-                reading = asyncio.ensure_future(anext(chunks))
-            flush_in = last_publish + coalesce - time.monotonic() if dirty else budget
-            done, _ = await asyncio.wait({reading}, timeout=max(0.0, min(budget, flush_in)))
-            if not done:
-                if dirty and time.monotonic() >= last_publish + coalesce:
-                    last_publish, dirty = await _flush(context, state, holdback)
-                continue
-            finished, reading = reading, None
-            try:
-                chunk = finished.result()
-            except StopAsyncIteration:
-                break
-            if not await _chunk_take(context, state, chunk, started):
-                continue
-            dirty = True
-            # Under load pieces arrive faster than this: they go out together,
-            # one frame per ~coalesce seconds instead of one per token.
-            if time.monotonic() - last_publish >= coalesce:
-                last_publish, dirty = await _flush(context, state, holdback)
+        async with deadline:
+            async for chunk in stream:
+                if not _chunk_take(state, chunk, started):
+                    continue
+                if first:
+                    first = False
+                    deadline.reschedule(ends_after(context.timeout))
+                frames.offer()
+            if not state.raw.strip():
+                raise EmptyReply
+            await frames.finish()
+    except TimeoutError as error:
+        if deadline.expired():
+            raise TimeoutError("LLM reply exceeded its time limit") from error
+        raise
     finally:
-        if reading is not None and not reading.done():
-            reading.cancel()
-    if not state.raw.strip():
-        raise EmptyReply
-    await _emit(context, state, upto=len(state.raw))
+        await frames.settle()
 
 
-async def _flush(context: ReplyContext, state: StreamState, holdback: int) -> tuple[float, bool]:
-    await _emit(
-        context,
-        state,
-        upto=len(state.raw) - max(holdback, context.leak_guard.holdback(state.raw)),
-    )
-    return time.monotonic(), False
-
-
-async def _chunk_take(context: ReplyContext, state: StreamState, chunk, started: float) -> bool:
+def _chunk_take(state: StreamState, chunk, started: float) -> bool:
     """Record one streamed chunk; True when it added text."""
     if chunk.usage is not None:
         state.prompt_tokens = chunk.usage.prompt_tokens
@@ -269,26 +245,3 @@ async def _chunk_take(context: ReplyContext, state: StreamState, chunk, started:
         metrics.llm_first_token(state.first_token_at - started)
     state.raw += piece
     return True
-
-
-async def _emit(context: ReplyContext, state: StreamState, *, upto: int) -> None:
-    """Send the screened text up to `upto`, holding back what might still be a word's start."""
-    screened = context.screener.screen(state.raw)
-    if screened.action in ("block", "escalate"):
-        raise OutputBlocked(", ".join(screened.matches))
-    leak = context.leak_guard.leaked(state.raw)
-    if leak:
-        raise OutputBlocked(leak)
-    if upto <= state.emitted:
-        return
-    piece = screened.text[state.emitted : upto]
-    state.emitted = upto
-    state.shown.append(piece)
-    # The visitor and the consoles that have this conversation open; the rest of the
-    # site's consoles get only the reply's start and end.
-    await watchers_event_publish(
-        conversation_id=context.conversation_id,
-        event=reply_delta_event(reply_id=context.reply_id, seq=state.seq, text=piece),
-        consoles=state.consoles,
-    )
-    state.seq += 1

@@ -258,10 +258,10 @@ OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL: str | None = env.str("OPENAI_BASE_URL", default=None) or None
 OPENAI_MODEL: str = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 LLM_RETRIES_BEFORE_FIRST_TOKEN = env.int("LLM_RETRIES_BEFORE_FIRST_TOKEN", default=2)
-# Streamed pieces arriving less than this many ms after the last frame go out together
-# in the next one: under load, one frame per stream every ~30 ms instead of one per
-# token (benchmarks/README.md). 0: one frame per piece.
-LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=30)
+# A reply's streamed pieces go out as they come, one frame at a time: those that arrive
+# while a frame is on its way share the next (conversations/replies/frames.py). This adds
+# a least gap between a reply's frames on top; 0: none (benchmarks/README.md, "tenth run").
+LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=0)
 # Each process keeps its Sites by public key this long between checks of the shared
 # change counter (conversations/site_cache.py); 0 reads the row on every connect.
 SITE_CACHE_SECONDS = env.float("SITE_CACHE_SECONDS", default=30.0)
@@ -290,8 +290,8 @@ AGENT_OFFLINE_GRACE_SECONDS = env.float("AGENT_OFFLINE_GRACE_SECONDS", default=1
 # orchestrator's stop timeout (compose: stop_grace_period).
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
-# The web process's garbage collector (helpdesk/runtime_tuning.py; figures in
-# benchmarks/README.md): with thousands of sockets Python's defaults (700, 10, 10)
+# The garbage collector of the web and worker processes (helpdesk/runtime_tuning.py;
+# figures in benchmarks/README.md): with thousands of sockets Python's defaults (700, 10, 10)
 # made full collections of the whole heap often enough to dominate p99 latency.
 # Small young generations keep each pause to a few ms (a young generation of 50,000
 # objects took 70 ms), and a middle one collected every 5 young collections instead
@@ -301,7 +301,7 @@ GC_FREEZE_AFTER_STARTUP = env.bool("GC_FREEZE_AFTER_STARTUP", default=True)
 GC_THRESHOLDS = tuple(
     int(v) for v in env.list("GC_THRESHOLDS", default=["1000", "5", "10000"]) if v.strip()
 )
-# Benchmarks only: write GC pause figures of the web process to this JSON file.
+# Benchmarks only: write the process's GC pause figures to this JSON file.
 GC_STATS_FILE = env.str("GC_STATS_FILE", default="")
 
 # --- Email (transcripts) ---------------------------------------------------------------

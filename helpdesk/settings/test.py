@@ -39,5 +39,3 @@ if REDIS_URL:
     CELERY_TASK_DEFAULT_QUEUE = RUN_PREFIX
 # Tests choose the runner explicitly; the integration tests start a real worker.
 HELPDESK_LLM_RUNNER = env.str("HELPDESK_LLM_RUNNER", default="inline")
-# Tests count streamed pieces one by one; the coalescing tests turn it on themselves.
-LLM_DELTA_COALESCE_MS = env.int("LLM_DELTA_COALESCE_MS", default=0)

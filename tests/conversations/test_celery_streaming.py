@@ -113,7 +113,9 @@ async def test_one_hundred_concurrent_streams_lose_nothing(site, celery_worker, 
     expected_pieces = len(REPLY.split(" "))
     for events in results:
         deltas = [e for e in events if e["type"] == "reply.delta"]
-        assert [d["seq"] for d in deltas] == list(range(expected_pieces))
+        # Pieces that arrive while a frame is on its way share the next one.
+        assert [d["seq"] for d in deltas] == list(range(len(deltas)))
+        assert 1 <= len(deltas) <= expected_pieces
         assert "".join(d["text"] for d in deltas) == REPLY
         assert events[-1]["message"]["text"] == REPLY
     assert len(llm_server.requests) == 100

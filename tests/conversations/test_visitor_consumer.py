@@ -74,7 +74,7 @@ async def test_chinese_kb_question_is_matched(site, visitor_factory):
 
 
 async def test_llm_reply_streams_in_order_and_is_saved_whole(site, visitor_factory, fake_llm):
-    fake_llm.configure(reply=DEMO_REPLY)
+    fake_llm.configure(reply=DEMO_REPLY, tokens_per_second=50)  # paced: one frame a piece
     visitor = await visitor_factory(site)
     await visitor.hello()
     await visitor.say("Do you sell gift wrapping for birthdays?")
