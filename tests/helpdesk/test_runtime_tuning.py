@@ -1,8 +1,15 @@
-"""GC settings of the web process and the pause recorder the benchmarks read."""
+"""GC settings of the web and worker processes and the pause recorder the benchmarks read."""
 
 import gc
 import json
+import os
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
+
+import pytest
 
 from helpdesk.runtime_tuning import GcPauseRecorder, gc_tune
 
@@ -47,3 +54,51 @@ def test_pause_recorder_writes_collections_to_its_file(tmp_path):
         assert json.loads(path.read_text())["collections"] < figures["collections"]
     finally:
         gc.callbacks.remove(recorder._callback)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_a_celery_worker_applies_the_gc_settings_where_its_tasks_run(tmp_path, pool):
+    """With the threads pool the worker process runs the tasks; with prefork its
+    children do, forked before the parent is ready: each must apply the settings."""
+    stats = tmp_path / "gc.json"
+    name = f"gc-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
+        "HELPDESK_TEST_PREFIX": name,  # its own queue: it must not take other tests' tasks
+        "GC_THRESHOLDS": "4321,7,11111",
+        "GC_FREEZE_AFTER_STARTUP": "true",
+        "GC_STATS_FILE": str(stats),
+    }
+    command = [
+        sys.executable, "-m", "celery", "--app", "helpdesk", "worker", "--pool", pool,
+        "--concurrency", "1", "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        # Every process that applied the settings writes its figures every second.
+        seen: dict[int, dict] = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and worker.poll() is None:
+            try:
+                figures = json.loads(stats.read_text())
+            except (OSError, ValueError):
+                figures = None
+            if figures:
+                seen[figures["pid"]] = figures
+            task_runners = [f for pid, f in seen.items() if pool == "threads" or pid != worker.pid]
+            if task_runners:
+                break
+            time.sleep(0.2)
+        assert task_runners, log.read_text()[-3000:]
+        assert task_runners[0]["threshold"] == [4321, 7, 11111]
+        assert task_runners[0]["frozen"] > 0
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
