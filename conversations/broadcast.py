@@ -7,7 +7,6 @@ separate audiences: agents get richer payloads (internal notes, tiers,
 latencies) that visitors never see.
 """
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -138,15 +137,12 @@ async def watchers_event_publish(
     """
     layer = get_channel_layer()
     message = envelope(event, conversation_id=conversation_id)
-    visitor = layer.group_send(conversation_group(conversation_id), message)
-    if not consoles.due():
-        await visitor
-        return
-    # Both in one pipeline when the layer batches (the visitor's first: same order).
-    _, receivers = await asyncio.gather(
-        visitor, layer.group_send(conversation_agents_group(conversation_id), message)
-    )
-    consoles.received(receivers)
+    # The visitor's copy first and on its own: gathered, both waited for a hop through
+    # a worker loop busy with hundreds of streams before either was written.
+    await layer.group_send(conversation_group(conversation_id), message)
+    if consoles.due():
+        receivers = await layer.group_send(conversation_agents_group(conversation_id), message)
+        consoles.received(receivers)
 
 
 def agent_frame_send(*, group: str, frame: dict[str, Any]) -> GroupSend:
