@@ -66,10 +66,10 @@ async def test_pieces_that_arrive_while_a_frame_is_on_its_way_share_the_next(
     fake_llm.configure(reply=REPLY, tokens_per_second=20)  # 50 ms apart
     texts = whole_and_in_order(await stream_reply(visitor_factory))
     assert "".join(texts) == REPLY
-    # The first piece does not wait for company (less what the leak guard holds back
-    # as the possible start of a quote); the rest merge behind slow frames.
-    assert pieces[0].startswith(texts[0])
-    assert len(texts) <= len(pieces) // 2, texts
+    # Frames go out while the reply streams (not all at its end), and the pieces merge
+    # behind the slow ones. (Which pieces share a frame also depends on what the
+    # filters hold back as the possible start of a word or a quote.)
+    assert 2 <= len(texts) <= len(pieces) // 2, texts
 
 
 async def test_a_least_gap_between_frames_merges_paced_pieces(visitor_factory, fake_llm, settings):
@@ -78,5 +78,4 @@ async def test_a_least_gap_between_frames_merges_paced_pieces(visitor_factory, f
     fake_llm.configure(reply=REPLY, tokens_per_second=20)  # 50 ms apart
     texts = whole_and_in_order(await stream_reply(visitor_factory))
     assert "".join(texts) == REPLY
-    assert pieces[0].startswith(texts[0])
-    assert len(texts) <= len(pieces) // 2, texts
+    assert 2 <= len(texts) <= len(pieces) // 2, texts
