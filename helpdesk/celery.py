@@ -24,19 +24,13 @@ def _reload_prepare(**kwargs) -> None:
 
 
 @worker_ready.connect
-def _gc_tune(**kwargs) -> None:
-    # The process that runs the tasks with the threads, solo and gevent pools:
-    # with Python's GC thresholds its full collections of the whole heap paused
-    # every reply it streamed for 130-150 ms (benchmarks/README.md, "tenth run").
-    from helpdesk.runtime_tuning import gc_tune
-
-    gc_tune()
-
-
 @worker_process_init.connect
-def _pool_child_gc_tune(**kwargs) -> None:
-    # A prefork pool's children run the tasks, and they are forked before the
-    # parent's worker_ready: each one applies the settings itself.
+def _gc_tune(**kwargs) -> None:
+    # Where the tasks run: the worker itself with the threads, solo and gevent pools
+    # (worker_ready), each child with prefork, forked before the parent is ready
+    # (worker_process_init). With Python's GC thresholds the worker's full
+    # collections paused every reply it streamed for 130-150 ms
+    # (benchmarks/README.md, "tenth run").
     from helpdesk.runtime_tuning import gc_tune
 
     gc_tune()
