@@ -14,6 +14,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     translations_compile()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sensitive_word_cache(monkeypatch):
+    """Each test reads the sensitive words its own database holds.
+
+    The process caches them until the shared version counter moves, and the counter
+    (in the cache) outlives a test's flushed database: a global word an earlier test
+    saved went on screening, and holding back, the replies of later tests.
+    """
+    from kb import filtering
+
+    monkeypatch.setattr(filtering, "_cache", filtering._WordCache())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     skip_services = pytest.mark.skip(
