@@ -4,6 +4,7 @@ instructions". A model that paraphrases its prompt is not caught; one that
 quotes it, as prompt-injected models do, is.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 WINDOW = 32
@@ -12,6 +13,21 @@ FENCE_MARKERS = ("<kb>", "</kb>", "<entry id=")
 
 def _squeeze(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+# Every reply of a Site has the same prompt, and its windows' prefixes are tens of
+# thousands of strings: built once per prompt and process, not once per reply.
+@functools.lru_cache(maxsize=64)
+def _prompt_windows(system_prompt: str) -> tuple[frozenset[str], frozenset[str]]:
+    squeezed = _squeeze(system_prompt)
+    windows: frozenset[str] = frozenset()
+    if len(squeezed) >= WINDOW // 2:  # shorter: too short to tell a quote from chance
+        size = min(WINDOW, len(squeezed))
+        windows = frozenset(squeezed[i : i + size] for i in range(len(squeezed) - size + 1))
+    prefixes = frozenset(
+        text[:k] for text in (*windows, *FENCE_MARKERS) for k in range(1, len(text))
+    )
+    return windows, prefixes
 
 
 @dataclass
@@ -24,14 +40,7 @@ class LeakGuard:
 
     @classmethod
     def for_prompt(cls, system_prompt: str) -> "LeakGuard":
-        squeezed = _squeeze(system_prompt)
-        windows: frozenset[str] = frozenset()
-        if len(squeezed) >= WINDOW // 2:  # shorter: too short to tell a quote from chance
-            size = min(WINDOW, len(squeezed))
-            windows = frozenset(squeezed[i : i + size] for i in range(len(squeezed) - size + 1))
-        prefixes = frozenset(
-            text[:k] for text in (*windows, *FENCE_MARKERS) for k in range(1, len(text))
-        )
+        windows, prefixes = _prompt_windows(system_prompt)
         return cls(secret_windows=windows, prefixes=prefixes)
 
     def holdback(self, raw: str) -> int:

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from helpdesk.config_versions import config_version_bump, config_version_get
 from helpdesk.models import Site
-from kb.config_versions import config_version_bump, config_version_get
 
 SITES_SCOPE = "sites"
 # Unknown keys are cached too (a flood of bad keys stays off the database), so

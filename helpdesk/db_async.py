@@ -30,6 +30,8 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from helpdesk.config_versions import config_versions_read_together
+
 HEALTH_CHECK_TRUST_SECONDS = 1.0
 
 _pool: ThreadPoolExecutor | None = None
@@ -71,11 +73,13 @@ class PooledDatabaseSyncToAsync(DatabaseSyncToAsync):
             super().__init__(func)
 
     def thread_handler(self, loop, *args, **kwargs):
-        # DatabaseSyncToAsync's, with the health check at most once a second.
+        # DatabaseSyncToAsync's, with the health check at most once a second, and the
+        # call's configuration counters read in one round trip.
         close_old_connections()
         _health_check_when_due()
         try:
-            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+            with config_versions_read_together():
+                return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
         finally:
             close_old_connections()
 

@@ -3,7 +3,7 @@
 What staff edit in the admin (Site rows, KB, sensitive words, canned
 responses) lives in the database and reaches every process on its next
 message by itself: Site rows are read per message, the KB index and word lists
-follow the version counters in kb.config_versions. This module is the other
+follow the version counters in helpdesk.config_versions. This module is the other
 half, what comes from the environment file and the process environment.
 
 A process's environment cannot change from outside, so on a reload the

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from helpdesk.config_versions import config_version_bump, kb_scope
 from helpdesk.models import Site
-from kb.config_versions import config_version_bump, kb_scope
 from kb.csv_io import EntryRow
 from kb.models import Entry, Tag
 from kb.services import entries_import

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kb.config_versions import SENSITIVE_WORDS_SCOPE, config_version_get
+from helpdesk.config_versions import SENSITIVE_WORDS_SCOPE, config_version_get
 from kb.models import SensitiveWord
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.config_versions import config_version_bump, kb_scope
 from helpdesk.models import Site
-from kb.config_versions import config_version_bump, kb_scope
 from kb.csv_io import EntryRow
 from kb.embeddings import embedder_get
 from kb.matching.core import IndexedEntry, entry_content_hash, entry_vector_texts

@@ -2,7 +2,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from kb.config_versions import SENSITIVE_WORDS_SCOPE, config_version_bump, kb_scope
+from helpdesk.config_versions import SENSITIVE_WORDS_SCOPE, config_version_bump, kb_scope
 from kb.models import Entry, SensitiveWord
 
 

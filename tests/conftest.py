@@ -15,16 +15,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sensitive_word_cache(monkeypatch):
-    """Each test reads the sensitive words its own database holds.
+def _fresh_configuration_copies(monkeypatch):
+    """Each test reads the sensitive words and webhook subscriptions its own database holds.
 
-    The process caches them until the shared version counter moves, and the counter
+    The process keeps them until the shared version counter moves, and the counter
     (in the cache) outlives a test's flushed database: a global word an earlier test
     saved went on screening, and holding back, the replies of later tests.
     """
+    from helpdesk.webhooks import selectors as webhook_selectors
     from kb import filtering
 
     monkeypatch.setattr(filtering, "_cache", filtering._WordCache())
+    monkeypatch.setattr(webhook_selectors, "_site_events", {})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

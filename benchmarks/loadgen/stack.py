@@ -35,6 +35,10 @@ BENCH_LIMITS = {
     "VISITOR_MESSAGES_PER_MINUTE": "1000",
 }
 
+# The realistic pacing: 300 ms to the first token, then 20-40 tokens a second,
+# each reply at a pace of its own.
+REPLY_PACE = (20, 40)
+
 
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -111,6 +115,7 @@ class BenchStack:
         server: str = "daphne",
         env: dict[str, str] | None = None,
         llm_ttft: float = 0.3,
+        reply_tokens: int = 40,
         balancer: bool = False,
         worker_pool: str = "threads",
         worker_concurrency: int = 400,
@@ -122,6 +127,7 @@ class BenchStack:
         self.server = server
         self.extra_env = env or {}
         self.llm_ttft = llm_ttft
+        self.reply_tokens = reply_tokens
         self.balancer_wanted = balancer
         self.worker_pool = worker_pool
         self.worker_concurrency = worker_concurrency
@@ -147,11 +153,10 @@ class BenchStack:
             CACHE_KEY_PREFIX=prefix,
             CELERY_QUEUE=prefix,
             HELPDESK_LLM_RUNNER="celery",
-            KB_EMBEDDINGS="auto",
             OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
             OPENAI_API_KEY="bench",
             GC_STATS_FILE=str(self.gc_stats),
-            **{"LOG_LEVEL": "WARNING", **BENCH_LIMITS, **self.extra_env},
+            **{"LOG_LEVEL": "WARNING", "KB_EMBEDDINGS": "auto", **BENCH_LIMITS, **self.extra_env},
         )
 
     def start(self, *, visitors: int, agents: int = 0) -> dict:
@@ -162,6 +167,11 @@ class BenchStack:
                 sys.executable, "-m", "conversations.fake_llm",
                 "--port", str(self.llm_port),
                 "--ttft", str(self.llm_ttft),
+                # Every reply: its pieces are their send times, at a pace of its own.
+                "--mode", "stamp",
+                "--chunk-count", str(self.reply_tokens),
+                "--tokens-per-second", str(REPLY_PACE[0]),
+                "--tokens-per-second-max", str(REPLY_PACE[1]),
                 "--quiet",
             ],
             self.env,

@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="Pace of the reply pieces (default: as fast as possible).",
     )
+    parser.add_argument(
+        "--tokens-per-second-max",
+        type=float,
+        help="Each reply draws its pace between --tokens-per-second and this (default: off).",
+    )
     parser.add_argument("--mode", choices=MODES, help="Behaviour / fault mode (default normal).")
     parser.add_argument("--reply", help="Reply text for normal mode.")
     parser.add_argument(

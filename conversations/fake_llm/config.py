@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ MARKER_ALIASES: dict[str, str] = {
     "tps": "tokens_per_second",
     "stall": "stall_seconds",
     "chunks": "chunk_count",
+    "tpsmax": "tokens_per_second_max",
 }
 
 
@@ -56,6 +58,9 @@ class FakeLLMConfig:
     chunk_count: int | None = None  # None: one piece per word
     ttft: float = 0.0  # seconds before the first token
     tokens_per_second: float = 0.0  # 0: no delay between pieces
+    # Above tokens_per_second: each reply draws its pace between the two, as replies of a
+    # real model vary (a load test's replies then do not all tick in step).
+    tokens_per_second_max: float = 0.0
     stall_seconds: float = 3600.0
     model: str = "fake-gpt"
 
@@ -131,6 +136,14 @@ def last_user_text(messages: list[Any]) -> str:
         if isinstance(message, Mapping) and message.get("role") == "user":
             return message_text(message)
     return ""
+
+
+def reply_paced(config: FakeLLMConfig, rng: random.Random) -> FakeLLMConfig:
+    """The config one reply streams with: its own pace drawn from the configured range."""
+    if config.tokens_per_second_max <= config.tokens_per_second:
+        return config
+    pace = rng.uniform(config.tokens_per_second, config.tokens_per_second_max)
+    return dataclasses.replace(config, tokens_per_second=pace)
 
 
 def apply_markers(config: FakeLLMConfig, text: str) -> FakeLLMConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import socket
 import socketserver
 import sys
@@ -21,6 +22,7 @@ from .config import (
     FakeLLMConfig,
     apply_markers,
     last_user_text,
+    reply_paced,
     updated_config,
 )
 from .text import (
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # How many content pieces go out before a mid-stream fault kicks in.
 _FAULT_AFTER = {"stall_mid_stream": 3, "malformed": 2, "disconnect": 2}
+
+# Draws each reply's pace when the config gives a range (tokens_per_second_max).
+_pace_rng = random.Random()
 
 
 class _Aborted(Exception):
@@ -280,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self._state.lock:
             base_config = self._state.config
-        config = apply_markers(base_config, last_user_text(messages))
+        config = reply_paced(apply_markers(base_config, last_user_text(messages)), _pace_rng)
         stream = bool(body.get("stream"))
         logger.info("chat completion: mode=%s stream=%s", config.mode, stream)
         if config.mode == "http_500":

@@ -24,7 +24,6 @@ from conversations.replies.context import (
     StreamState,
     reply_context_load,
     reply_event_publish,
-    reply_is_pending,
 )
 from conversations.replies.endings import (
     EmptyReply,
@@ -44,7 +43,6 @@ __all__ = [
     "LLMNotConfigured",
     "llm_reply_stream",
     "reply_context_load",
-    "reply_is_pending",
 ]
 
 
@@ -52,30 +50,26 @@ async def llm_reply_stream(
     *, conversation_id: int, reply_id: str, grounding_entry_ids: list[int] | None = None
 ) -> str:
     """Stream, save and broadcast one reply. Returns the outcome, for logs and tests."""
-    context = await database_sync_to_async(reply_context_load)(
-        conversation_id=conversation_id,
-        reply_id=reply_id,
-        grounding_entry_ids=grounding_entry_ids,
-    )
-    if context is None:
-        logger.info(
-            "reply %s for conversation %s is stale; not started",
-            reply_id,
-            conversation_id,
-            extra={"tier": "llm", "decision": "stale", "conversation_id": conversation_id},
-        )
-        return "stale"
     layer = get_channel_layer()
     control = await layer.new_channel()
     group = reply_control_group(conversation_id)
+    # Subscribed before the reply is read: a cancel sent before this is seen by the
+    # read (the reply is no longer pending), one sent after it reaches `control`.
     await layer.group_add(group, control)
-    # A cancel sent before the subscription above would be missed: look again.
-    if not await database_sync_to_async(reply_is_pending)(
-        conversation_id=conversation_id, reply_id=reply_id
-    ):
-        await layer.group_discard(group, control)
-        return "stale"
     try:
+        context = await database_sync_to_async(reply_context_load)(
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            grounding_entry_ids=grounding_entry_ids,
+        )
+        if context is None:
+            logger.info(
+                "reply %s for conversation %s is stale; not started",
+                reply_id,
+                conversation_id,
+                extra={"tier": "llm", "decision": "stale", "conversation_id": conversation_id},
+            )
+            return "stale"
         return await _stream_with_cancel(context, layer, control)
     finally:
         await layer.group_discard(group, control)

@@ -110,11 +110,6 @@ def _is_pending(conversation: Conversation, reply_id: str) -> bool:
     )
 
 
-def reply_is_pending(*, conversation_id: int, reply_id: str) -> bool:
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    return conversation is not None and _is_pending(conversation, reply_id)
-
-
 async def reply_event_publish(
     context: ReplyContext, event: dict, *, audience: Audience = "all"
 ) -> None:

@@ -4,7 +4,6 @@ CSAT and transcripts."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from conversations.events import (
@@ -14,7 +13,6 @@ from conversations.models import Conversation, Message, Visitor
 from conversations.site_cache import site_cached_get
 from helpdesk.models import Site
 
-TURNS_CACHED = 10
 PROMPT_TURNS = 5
 
 
@@ -85,29 +83,29 @@ class Turn:
     content: str
 
 
-def turns_cache_key(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}:turns"
-
-
 def conversation_recent_turns(*, conversation_id: int, limit: int = PROMPT_TURNS) -> list[Turn]:
-    """The last turns (visitor, bot, agent messages), oldest first; cached, refilled on a miss."""
-    key = turns_cache_key(conversation_id)
-    cached = cache.get(key)
-    if cached is None:
-        rows = list(
-            Message.objects.filter(conversation_id=conversation_id)
-            .exclude(author_kind=Message.Author.SYSTEM)
-            .exclude(is_internal=True)
-            .exclude(filter_action="block")
-            .order_by("-id")
-            .values_list("id", "author_kind", "text")[:TURNS_CACHED]
+    """The last turns (visitor, bot, agent messages), oldest first.
+
+    Read from the database every time: one indexed query. A cache of them was
+    emptied by every message and read once after it, by the reply that message
+    started, so it missed every time and cost two Redis round trips a message.
+    """
+    rows = list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(author_kind=Message.Author.SYSTEM)
+        .exclude(is_internal=True)
+        .exclude(filter_action="block")
+        .order_by("-id")
+        .values_list("id", "author_kind", "text")[:limit]
+    )
+    return [
+        Turn(
+            message_id=pk,
+            role="user" if author == Message.Author.VISITOR else "assistant",
+            content=text,
         )
-        cached = [
-            (pk, "user" if author == Message.Author.VISITOR else "assistant", text)
-            for pk, author, text in reversed(rows)
-        ]
-        cache.set(key, cached, timeout=3600)
-    return [Turn(message_id=pk, role=role, content=text) for pk, role, text in cached[-limit:]]
+        for pk, author, text in reversed(rows)
+    ]
 
 
 # How long after a conversation closed the widget still asks a returning visitor to rate it.

@@ -3,7 +3,6 @@
 import logging
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +19,7 @@ from conversations.broadcast import (
 )
 from conversations.events import agent_message_event, message_event
 from conversations.models import Conversation, Message
-from conversations.selectors import agents_watching, conversation_row, turns_cache_key
+from conversations.selectors import agents_watching, conversation_row
 from helpdesk import metrics
 from helpdesk.webhooks.services import webhook_message_emit
 
@@ -31,15 +30,16 @@ def locked(conversation_id: int) -> Conversation:
     return Conversation.objects.select_for_update().get(pk=conversation_id)
 
 
+def locked_if_present(conversation_id: int) -> Conversation | None:
+    """The conversation, locked; None if it was deleted (a reply may outlive it)."""
+    return Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+
+
 def human_needed_mark(conversation: Conversation, *, reason: str) -> None:
     """Record the first time a human was needed; later escalations keep the first."""
     if conversation.human_needed_at is None:
         conversation.human_needed_at = timezone.now()
         conversation.human_needed_reason = reason[:200]
-
-
-def invalidate_turns_after_commit(conversation_id: int) -> None:
-    transaction.on_commit(lambda: cache.delete(turns_cache_key(conversation_id)))
 
 
 def supersede_pending_reply(conversation: Conversation, *, reason: str) -> None:
@@ -129,7 +129,6 @@ def system_message_create(
     message = Message.objects.create(
         conversation=conversation, author_kind=author, source=source, text=text, **fields
     )
-    invalidate_turns_after_commit(conversation.pk)
     metrics.message_created(message)
     webhook_message_emit(message=message)
     if broadcast:

@@ -16,7 +16,7 @@ from conversations.services.common import (
     conversation_updated_after_commit,
     human_needed_mark,
     knowledge_gap_after_commit,
-    locked,
+    locked_if_present,
     system_message_create,
 )
 from helpdesk import metrics
@@ -42,8 +42,8 @@ REAPED_CANCEL_REASON = "reaped"
 @transaction.atomic
 def reply_pending_begin(*, conversation_id: int) -> str | None:
     """Reserve the conversation for a new LLM reply; None if the bot no longer owns it."""
-    conversation = locked(conversation_id)
-    if conversation.state != State.BOT:
+    conversation = locked_if_present(conversation_id)
+    if conversation is None or conversation.state != State.BOT:
         return None
     reply_id = uuid.uuid4()
     conversation.pending_reply_id = reply_id
@@ -78,8 +78,8 @@ def llm_reply_save(
     the visitor's next message) is kept as long as the bot still owns the
     conversation. After a takeover nothing is saved.
     """
-    conversation = locked(conversation_id)
-    if conversation.state != State.BOT:
+    conversation = locked_if_present(conversation_id)
+    if conversation is None or conversation.state != State.BOT:
         return None
     is_current = str(conversation.pending_reply_id) == reply_id
     if not is_current and not interrupted:
@@ -109,8 +109,12 @@ def llm_reply_fail(
     *, conversation_id: int, reply_id: str, reason: str, fallback_text: str
 ) -> Message | None:
     """The LLM failed: a polite fallback, and the conversation waits for a human."""
-    conversation = locked(conversation_id)
-    if conversation.state != State.BOT or str(conversation.pending_reply_id) != reply_id:
+    conversation = locked_if_present(conversation_id)
+    if (
+        conversation is None
+        or conversation.state != State.BOT
+        or str(conversation.pending_reply_id) != reply_id
+    ):
         return None
     conversation.pending_reply_id = None
     conversation.pending_reply_started_at = None

@@ -18,7 +18,6 @@ from conversations.services.common import (
     agent_notify_after_commit,
     conversation_updated_after_commit,
     human_needed_mark,
-    invalidate_turns_after_commit,
     knowledge_gap_after_commit,
     locked,
     state_broadcast_after_commit,
@@ -185,7 +184,6 @@ def conversation_close(*, conversation_id: int, reason: str = "") -> Conversatio
         conversation.escalation_reason = reason[:200]
     conversation.save()
     webhook_conversation_emit(conversation=conversation, event="conversation.closed")
-    invalidate_turns_after_commit(conversation.pk)
     state_broadcast_after_commit(conversation, state_event(conversation))
     return conversation
 

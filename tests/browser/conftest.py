@@ -139,10 +139,21 @@ def page(browser):
 
 
 def new_page(browser, *, width: int, height: int, locale: str = "en-US"):
-    """A page in its own browser context (own cookies and storage) that records JS errors."""
+    """A page in its own browser context (own cookies and storage) that records JS errors.
+
+    Errors and console messages (the iframes' too) are also printed: pytest shows them
+    with a failing test, which is how a widget that never started can be told apart
+    from a slow server.
+    """
     context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def page_error(exc) -> None:
+        errors.append(str(exc))
+        print(f"browser page error: {exc}")
+
+    page.on("pageerror", page_error)
+    page.on("console", lambda message: print(f"browser console {message.type}: {message.text}"))
     page.js_errors = errors  # type: ignore[attr-defined]
     return page

@@ -39,10 +39,14 @@ async def test_a_burst_of_pieces_is_sent_in_few_frames_whole_and_in_order(
     visitor_factory, fake_llm
 ):
     fake_llm.configure(reply=REPLY, tokens_per_second=0)  # every piece at once
+    pieces = split_reply(REPLY)
     texts = whole_and_in_order(await stream_reply(visitor_factory))
     assert "".join(texts) == REPLY
-    assert len(split_reply(REPLY)) >= 10
-    assert 1 <= len(texts) <= 3, texts
+    assert len(pieces) >= 10
+    # Pieces that arrive while a frame is on its way share the next one. How many reads
+    # the burst takes depends on the scheduler (a loaded CI machine read 4 frames where
+    # an idle one reads 1-3), so the bound is "far fewer frames than pieces".
+    assert 1 <= len(texts) <= len(pieces) // 2, texts
 
 
 async def test_paced_pieces_each_get_their_own_frame(visitor_factory, fake_llm):

@@ -5,11 +5,9 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.core.cache import cache
 from django.utils import timezone
 
 from conversations.models import Conversation
-from conversations.selectors import conversation_recent_turns, turns_cache_key
 from conversations.sweeper import _sweep_forever
 from conversations.tasks import close_idle_conversations
 from tests.factories import ConversationFactory, MessageFactory
@@ -31,13 +29,10 @@ def test_beat_task_closes_only_conversations_idle_past_their_sites_limit(
     fresh = idle_conversation(10)
     patient = idle_conversation(45, visitor__site__idle_timeout_minutes=120)
     MessageFactory(conversation=stale, text="hello")
-    conversation_recent_turns(conversation_id=stale.pk)
-    assert cache.get(turns_cache_key(stale.pk)) is not None
     with django_capture_on_commit_callbacks(execute=True):
         assert close_idle_conversations() == 1
     states = dict(Conversation.objects.values_list("id", "state"))
     assert states == {stale.pk: "closed", fresh.pk: "bot", patient.pk: "bot"}
-    assert cache.get(turns_cache_key(stale.pk)) is None, "cached context is cleared"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,9 +6,11 @@ with ``-p no:django`` while the rest of the project is still being built.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
+import random
 import socket
 import subprocess
 import sys
@@ -25,7 +27,8 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from conversations.fake_llm import ConfigError, FakeLLMConfig, FakeLLMServer
-from conversations.fake_llm.config import DEFAULT_REPLY
+from conversations.fake_llm.cli import add_arguments, config_from_options
+from conversations.fake_llm.config import DEFAULT_REPLY, reply_paced
 from conversations.fake_llm.text import split_reply
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -259,6 +262,37 @@ def test_pacing_markers(client: OpenAI) -> None:
     assert first_delta_at is not None
     assert first_delta_at - started >= 0.3
     assert finished_at - first_delta_at >= (len(DEFAULT_REPLY.split()) - 1) / 20
+
+
+def test_a_pace_range_gives_each_reply_its_own_pace_within_it() -> None:
+    config = FakeLLMConfig(tokens_per_second=20, tokens_per_second_max=40)
+    rng = random.Random(7)
+    paces = [reply_paced(config, rng).tokens_per_second for _ in range(200)]
+    assert all(20 <= pace <= 40 for pace in paces)
+    assert min(paces) < 25 and max(paces) > 35
+    fixed = FakeLLMConfig(tokens_per_second=30)
+    assert reply_paced(fixed, rng) is fixed
+
+
+def test_a_paced_range_streams_no_faster_than_its_top(client: OpenAI) -> None:
+    started = None
+    finished = None
+    messages = [{"role": "user", "content": "hi [[tps:20]] [[tpsmax:40]] [[chunks:9]]"}]
+    for chunk in client.chat.completions.create(model="m", messages=messages, stream=True):
+        if chunk.choices and chunk.choices[0].delta.content:
+            started = started or time.monotonic()
+            finished = time.monotonic()
+    assert started is not None and finished is not None
+    assert finished - started >= 8 / 40
+
+
+def test_cli_takes_a_pace_range() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    argv = ["--tokens-per-second", "20", "--tokens-per-second-max", "40"]
+    options = vars(parser.parse_args(argv))
+    config = config_from_options(options)
+    assert (config.tokens_per_second, config.tokens_per_second_max) == (20, 40)
 
 
 def test_invalid_markers_are_ignored(client: OpenAI) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from conversations import selectors, site_cache
-from kb.config_versions import config_version_get
+from helpdesk.config_versions import config_version_get
 from tests.factories import SiteFactory
 
 ROOT = Path(__file__).resolve().parents[2]

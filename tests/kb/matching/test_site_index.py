@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kb.config_versions import config_version_bump, kb_scope
+from helpdesk.config_versions import config_version_bump, kb_scope
 from kb.matching import kb_match, kb_match_many
 from kb.models import EntryVector
 from tests.factories import EntryFactory, SiteFactory
