@@ -31,6 +31,9 @@ export class Composer {
       this.submit();
       textarea.focus();
     });
+    // The page renders the button disabled: a click before this handler existed would
+    // submit the form natively (the CSP blocks it) and the text would be lost.
+    for (const button of form.querySelectorAll('button[type="submit"]')) button.disabled = false;
     textarea.addEventListener("keydown", (event) => {
       // isComposing / 229: this Enter confirms an IME candidate (Chinese,
       // Japanese input), it is not a send.

@@ -97,6 +97,32 @@ def test_widget_page_refuses_to_be_framed_by_an_origin_the_site_does_not_allow(p
     )
 
 
+def test_a_message_typed_before_the_widget_script_runs_waits_for_it_and_is_sent(page, product):
+    # Until chat.js has wired the form, a click on send would submit it natively: the CSP
+    # blocks that and the text would be gone. The button stays disabled until then.
+    held: list = []
+    page.route("**/static/widget/chat.js*", lambda route: held.append(route))
+    page.goto(product.demo + "/")
+    page.locator("#helpdesk-launcher").click()
+    frame = page.frame_locator("#helpdesk-frame")
+    composer = frame.locator('[data-testid="composer"]')
+    composer.wait_for(state="visible", timeout=15000)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the widget page asked for its script"
+    composer.fill(KB_QUESTION)
+    assert frame.locator('[data-testid="send"]').is_disabled()
+
+    held[0].continue_()
+    frame.locator('[data-testid="send"]').click()  # waits until the button is enabled
+    answer = frame.locator('.hd-msg[data-author="bot"][data-source="kb"] .hd-text')
+    answer.first.wait_for(timeout=15000)
+    assert answer.first.inner_text().startswith(KB_ANSWER_START)
+    assert page.js_errors == []
+
+
 def test_offline_banner_and_unsent_messages_are_resent_after_the_server_returns(
     page, restartable_product
 ):
