@@ -88,7 +88,14 @@ def llm_reply_save(
         conversation.pending_reply_id = None
         conversation.pending_reply_started_at = None
     conversation.last_activity_at = timezone.now()
-    conversation.save()
+    conversation.save(
+        update_fields=[
+            "pending_reply_id",
+            "pending_reply_started_at",
+            "last_activity_at",
+            "updated_at",
+        ]
+    )
     message = system_message_create(
         conversation=conversation,
         text=text,

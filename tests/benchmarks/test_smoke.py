@@ -171,3 +171,14 @@ def test_channel_layer_cpu_smoke_relays_every_event_in_order_with_both_parsers()
     assert "20 reply.delta events through the channel layer" in out
     for parser in ("python", "hiredis"):
         assert f"{parser:<8} CPU per relayed event" in out
+
+
+@pytest.mark.timeout(180)
+def test_reply_path_cpu_smoke_saves_every_streamed_reply():
+    # The script asserts that every reply streamed, ended "saved" and was stored.
+    out = _run_script(
+        "benchmarks.reply_path_cpu", "--replies", "10", "--tokens", "3", "--concurrency", "2",
+        timeout=170,
+    )  # fmt: skip
+    assert "10 replies, 2 at a time, every one saved" in out
+    assert "process CPU" in out
