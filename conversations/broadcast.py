@@ -7,9 +7,12 @@ separate audiences: agents get richer payloads (internal notes, tiers,
 latencies) that visitors never see.
 """
 
+import asyncio
+import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -165,12 +168,50 @@ async def group_sends_publish(sends: list[GroupSend]) -> None:
             logger.exception("broadcast failed: %s", group)
 
 
+# Set by `publishes_held`: where the after-commit group messages of this context go
+# instead of out, for the caller's event loop to send.
+_held: contextvars.ContextVar[list[GroupSend] | None] = contextvars.ContextVar(
+    "held_publishes", default=None
+)
+
+
+@contextmanager
+def publishes_held() -> Iterator[list[GroupSend]]:
+    """Inside, the after-commit group messages are built when their transaction commits
+    (on this thread: the inbox row's queries) but kept, in order, in the yielded list.
+
+    A consumer's database call uses it so that its socket's answer (the visitor's ack)
+    need not wait for the publishes: sent from the database thread, each batch is a
+    trip to the event loop and back, which a busy loop makes long, with the thread
+    held meanwhile. The caller sends the list with `held_publishes_send`.
+    """
+    held: list[GroupSend] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
+def held_publishes_send(sends: list[GroupSend]) -> asyncio.Future[None]:
+    """Start sending what `publishes_held` kept, at once, beside whatever the caller does
+    next; await the result before anything that must come after them. Shielded: the
+    events are committed, and a socket that closes meanwhile must not take the other
+    watchers' copies with it."""
+    return asyncio.shield(group_sends_publish(sends))
+
+
 def sends_after_commit(*, what: str, sends: Callable[[], list[GroupSend]]) -> None:
     """Build the group messages once the surrounding transaction commits; send them in one trip."""
 
     def send() -> None:
         batch = sends()
-        if batch:
+        if not batch:
+            return
+        held = _held.get()
+        if held is not None:
+            held.extend(batch)
+        else:
             async_to_sync(group_sends_publish)(batch)
 
     transaction.on_commit(lambda: _run_logged(what, send))

@@ -9,7 +9,13 @@ from django.db.models import prefetch_related_objects
 from django.utils import translation
 
 from conversations import limits, pipeline, selectors, services
-from conversations.broadcast import conversation_agents_group, conversation_group
+from conversations.broadcast import (
+    GroupSend,
+    conversation_agents_group,
+    conversation_group,
+    held_publishes_send,
+    publishes_held,
+)
 from conversations.consumers.base import FrameConsumer
 from conversations.consumers.frames import (
     FrameError,
@@ -45,11 +51,15 @@ FORBIDDEN = 4403
 RATE_LIMITED = 4429
 
 
-def _message_receive_with_ack(**kwargs: Any) -> tuple[services.ReceivedMessage, AckEvent]:
+def _message_receive_with_ack(
+    **kwargs: Any,
+) -> tuple[services.ReceivedMessage, AckEvent, list[GroupSend]]:
     # One trip to the database thread for both: the ack of a resent message reads
     # its attachments, and every hand-off between the loop and the thread costs.
-    received = services.visitor_message_receive(**kwargs)
-    return received, ack_event(received.message)
+    # The message's publishes come back with them, sent after the ack.
+    with publishes_held() as publishes:
+        received = services.visitor_message_receive(**kwargs)
+    return received, ack_event(received.message), publishes
 
 
 class VisitorConsumer(ReplyRouting, ClosedConversationHandlers, FrameConsumer):
@@ -259,7 +269,7 @@ class VisitorConsumer(ReplyRouting, ClosedConversationHandlers, FrameConsumer):
             )
             return
         try:
-            received, ack = await database_sync_to_async(self._in_language)(
+            received, ack, publishes = await database_sync_to_async(self._in_language)(
                 _message_receive_with_ack,
                 client_id=client_id,
                 text=text,
@@ -267,8 +277,11 @@ class VisitorConsumer(ReplyRouting, ClosedConversationHandlers, FrameConsumer):
             )
         except services.AttachmentRefused as refused:
             raise FrameError(refused.code, refused.detail, client_id) from refused
+        publishing = held_publishes_send(publishes)
         await self._follow(received.message.conversation_id)
         await self.send_json(ack)
+        # Out before the reply is routed: its events must not overtake the message's.
+        await publishing
         # A file alone is not a question the bot can read: it waits for the visitor's
         # words (or a person), instead of answering an empty message.
         if not received.duplicate and received.message.text:

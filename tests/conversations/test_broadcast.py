@@ -1,4 +1,5 @@
-"""A reply's deltas: to the visitor always, to the consoles only while one watches."""
+"""A reply's deltas: to the visitor always, to the consoles only while one watches; the
+after-commit publishes a consumer holds back until it has answered its socket."""
 
 import asyncio
 import os
@@ -6,14 +7,19 @@ import os
 import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from conversations import broadcast
 from conversations.broadcast import (
     ConsolesWatching,
+    broadcast_after_commit,
     conversation_agents_group,
     conversation_group,
+    held_publishes_send,
+    publishes_held,
     watchers_event_publish,
 )
+from helpdesk.db_async import database_sync_to_async
 from helpdesk.pipelined_channel_layer import PipelinedPubSubChannelLayer
 
 pytestmark = pytest.mark.integration
@@ -114,3 +120,64 @@ async def test_several_sends_arrive_in_order_and_one_failing_group_does_not_stop
     finally:
         await layer.group_discard("first", console)
         await layer.group_discard("third", console)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_held_publishes_wait_for_the_caller_then_go_out_in_commit_order():
+    layer = get_channel_layer()
+    conversation_id = 987_655
+    channel = await layer.new_channel()
+    await layer.group_add(conversation_group(conversation_id), channel)
+
+    def two_commits() -> list:
+        with publishes_held() as held:
+            for text in ("first", "second"):
+                with transaction.atomic():
+                    broadcast_after_commit(
+                        conversation_id=conversation_id,
+                        site_id=1,
+                        events=[{"type": "note", "text": text}],
+                        audience="visitor",
+                    )
+        return held
+
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        held = await database_sync_to_async(two_commits)()
+        assert [message["event"]["text"] for _, message in held] == ["first", "second"]
+        await asyncio.sleep(0.3)
+        assert not receiving.done(), "a held publish went out before the caller sent it"
+
+        await held_publishes_send(held)
+        first = await asyncio.wait_for(receiving, 5)
+        second = await asyncio.wait_for(layer.receive(channel), 5)
+        assert [first["event"]["text"], second["event"]["text"]] == ["first", "second"]
+    finally:
+        receiving.cancel()
+        await layer.group_discard(conversation_group(conversation_id), channel)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_publishes_outside_a_held_block_go_out_at_commit():
+    layer = get_channel_layer()
+    conversation_id = 987_656
+    channel = await layer.new_channel()
+    await layer.group_add(conversation_group(conversation_id), channel)
+
+    def one_commit() -> None:
+        with transaction.atomic():
+            broadcast_after_commit(
+                conversation_id=conversation_id,
+                site_id=1,
+                events=[{"type": "note", "text": "now"}],
+                audience="visitor",
+            )
+
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        await database_sync_to_async(one_commit)()
+        message = await asyncio.wait_for(receiving, 5)
+        assert message["event"]["text"] == "now"
+    finally:
+        receiving.cancel()
+        await layer.group_discard(conversation_group(conversation_id), channel)
