@@ -56,7 +56,7 @@ def _message_receive_with_ack(
 ) -> tuple[services.ReceivedMessage, AckEvent, list[GroupSend]]:
     # One trip to the database thread for both: the ack of a resent message reads
     # its attachments, and every hand-off between the loop and the thread costs.
-    # The message's publishes come back with them, sent after the ack.
+    # The message's publishes come back with them: the consumer sends them beside the ack.
     with publishes_held() as publishes:
         received = services.visitor_message_receive(**kwargs)
     return received, ack_event(received.message), publishes
