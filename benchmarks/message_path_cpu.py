@@ -19,13 +19,12 @@ on the server: a new one is created and dropped) and REDIS_URL.
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
+
+from benchmarks.fresh_database import run_in_fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRIES_CSV = ROOT / "tests" / "data" / "kb_eval_entries.csv"
@@ -132,28 +131,12 @@ def main(argv: list[str] | None = None) -> None:
         run(options.messages, options.visitors)
         return
 
-    sys.path.insert(0, str(ROOT))
-    from tests.reliability_outage import Database, manage, production_env
-
-    database = Database("cpu")
-    database.create()
-    try:
-        env = production_env(
-            database.url,
-            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            KB_EMBEDDINGS="auto",
-            LOG_LEVEL="WARNING",
-            CHANNEL_LAYER_PREFIX=f"cpu{uuid.uuid4().hex[:8]}",
-            CACHE_KEY_PREFIX=f"cpu{uuid.uuid4().hex[:8]}",
-        )
-        manage(env, "migrate", "--noinput")
-        subprocess.run(
-            [sys.executable, "-m", "benchmarks.message_path_cpu", "--run",
-             "--messages", str(options.messages), "--visitors", str(options.visitors)],
-            cwd=ROOT, env=env, check=True,
-        )  # fmt: skip
-    finally:
-        database.drop()
+    run_in_fresh_database(
+        name="cpu",
+        module="benchmarks.message_path_cpu",
+        args=["--messages", str(options.messages), "--visitors", str(options.visitors)],
+        KB_EMBEDDINGS="auto",
+    )
 
 
 if __name__ == "__main__":

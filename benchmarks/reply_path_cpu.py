@@ -16,7 +16,6 @@ database on the server: a new one is created and dropped) and REDIS_URL.
 """
 
 import argparse
-import os
 import socket
 import statistics
 import subprocess
@@ -25,6 +24,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from benchmarks.fresh_database import run_in_fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRIES_CSV = ROOT / "tests" / "data" / "kb_eval_entries.csv"
@@ -114,9 +115,6 @@ def main(argv: list[str] | None = None) -> None:
         run(options.replies, options.concurrency)
         return
 
-    sys.path.insert(0, str(ROOT))
-    from tests.reliability_outage import Database, manage, production_env
-
     port = _free_port()
     # No pacing: what is measured is the worker's CPU, not the model's speed.
     llm = subprocess.Popen(
@@ -124,26 +122,15 @@ def main(argv: list[str] | None = None) -> None:
          "--chunk-count", str(options.tokens), "--quiet"],
         cwd=ROOT, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    database = Database("replycpu")
-    database.create()
     try:
-        env = production_env(
-            database.url,
-            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        run_in_fresh_database(
+            name="replycpu",
+            module="benchmarks.reply_path_cpu",
+            args=["--replies", str(options.replies), "--concurrency", str(options.concurrency)],
             KB_EMBEDDINGS="off",
-            LOG_LEVEL="WARNING",
             OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
-            CHANNEL_LAYER_PREFIX=f"cpu{uuid.uuid4().hex[:8]}",
-            CACHE_KEY_PREFIX=f"cpu{uuid.uuid4().hex[:8]}",
         )
-        manage(env, "migrate", "--noinput")
-        subprocess.run(
-            [sys.executable, "-m", "benchmarks.reply_path_cpu", "--run",
-             "--replies", str(options.replies), "--concurrency", str(options.concurrency)],
-            cwd=ROOT, env=env, check=True,
-        )  # fmt: skip
     finally:
-        database.drop()
         llm.terminate()
         llm.wait()
 

@@ -2,6 +2,7 @@
 after-commit publishes a consumer holds back until it has answered its socket."""
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -122,27 +123,41 @@ async def test_several_sends_arrive_in_order_and_one_failing_group_does_not_stop
         await layer.group_discard("third", console)
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_held_publishes_wait_for_the_caller_then_go_out_in_commit_order():
+@contextlib.asynccontextmanager
+async def _listening(conversation_id: int):
+    """A channel in the conversation's group, with a read already waiting on it."""
     layer = get_channel_layer()
-    conversation_id = 987_655
     channel = await layer.new_channel()
     await layer.group_add(conversation_group(conversation_id), channel)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        yield layer, channel, receiving
+    finally:
+        receiving.cancel()
+        await layer.group_discard(conversation_group(conversation_id), channel)
+
+
+def _note_committed(conversation_id: int, text: str) -> None:
+    with transaction.atomic():
+        broadcast_after_commit(
+            conversation_id=conversation_id,
+            site_id=1,
+            events=[{"type": "note", "text": text}],
+            audience="visitor",
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_held_publishes_wait_for_the_caller_then_go_out_in_commit_order():
+    conversation_id = 987_655
 
     def two_commits() -> list:
         with publishes_held() as held:
-            for text in ("first", "second"):
-                with transaction.atomic():
-                    broadcast_after_commit(
-                        conversation_id=conversation_id,
-                        site_id=1,
-                        events=[{"type": "note", "text": text}],
-                        audience="visitor",
-                    )
+            _note_committed(conversation_id, "first")
+            _note_committed(conversation_id, "second")
         return held
 
-    receiving = asyncio.ensure_future(layer.receive(channel))
-    try:
+    async with _listening(conversation_id) as (layer, channel, receiving):
         held = await database_sync_to_async(two_commits)()
         assert [message["event"]["text"] for _, message in held] == ["first", "second"]
         await asyncio.sleep(0.3)
@@ -152,32 +167,12 @@ async def test_held_publishes_wait_for_the_caller_then_go_out_in_commit_order():
         first = await asyncio.wait_for(receiving, 5)
         second = await asyncio.wait_for(layer.receive(channel), 5)
         assert [first["event"]["text"], second["event"]["text"]] == ["first", "second"]
-    finally:
-        receiving.cancel()
-        await layer.group_discard(conversation_group(conversation_id), channel)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_publishes_outside_a_held_block_go_out_at_commit():
-    layer = get_channel_layer()
     conversation_id = 987_656
-    channel = await layer.new_channel()
-    await layer.group_add(conversation_group(conversation_id), channel)
-
-    def one_commit() -> None:
-        with transaction.atomic():
-            broadcast_after_commit(
-                conversation_id=conversation_id,
-                site_id=1,
-                events=[{"type": "note", "text": "now"}],
-                audience="visitor",
-            )
-
-    receiving = asyncio.ensure_future(layer.receive(channel))
-    try:
-        await database_sync_to_async(one_commit)()
+    async with _listening(conversation_id) as (_, _, receiving):
+        await database_sync_to_async(_note_committed)(conversation_id, "now")
         message = await asyncio.wait_for(receiving, 5)
         assert message["event"]["text"] == "now"
-    finally:
-        receiving.cancel()
-        await layer.group_discard(conversation_group(conversation_id), channel)
