@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.fresh_database import run_in_fresh_database
+from benchmarks.fresh_database import CpuUsed, cpu_measured, run_in_fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRIES_CSV = ROOT / "tests" / "data" / "kb_eval_entries.csv"
@@ -101,24 +101,24 @@ def run(messages: int, visitors: int) -> None:
         cpu_route = await database_sync_to_async(route)(visitor, received)
         return cpu_receive, wall_receive, cpu_route, time.perf_counter() - wall
 
-    async def measure() -> tuple[list[tuple[float, float, float, float]], float]:
+    async def measure() -> tuple[list[tuple[float, float, float, float]], CpuUsed]:
         for number in range(min(200, messages)):  # warm-up: index, caches, first replies
             await one(number)
-        cpu = time.process_time()
-        samples = [await one(number) for number in range(messages)]
-        return samples, time.process_time() - cpu
+        with cpu_measured() as used:
+            samples = [await one(number) for number in range(messages)]
+        return samples, used
 
-    samples, process_cpu = asyncio.run(measure())
+    samples, used = asyncio.run(measure())
     ms = [[value * 1000 for value in column] for column in zip(*samples, strict=True)]
     print(f"{messages} KB-answered messages, {visitors} visitors, one after another")
     print(_summary("receive + ack, CPU", ms[0]))
     print(_summary("receive + ack, wall", ms[1]))
     print(_summary("pipeline, CPU", ms[2]))
     print(_summary("pipeline, wall", ms[3]))
-    print(
-        f"{'process CPU':<22} {process_cpu * 1000 / messages:6.2f} ms per message"
-        " (both threads: the database thread and the event loop's publishes)"
-    )
+    process_line, *postgres_line = used.lines(count=messages, unit="message")
+    print(f"{process_line} (the database thread and the event loop's publishes)")
+    for line in postgres_line:
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.fresh_database import run_in_fresh_database
+from benchmarks.fresh_database import CpuUsed, cpu_measured, run_in_fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRIES_CSV = ROOT / "tests" / "data" / "kb_eval_entries.csv"
@@ -71,27 +71,26 @@ def run(replies: int, concurrency: int) -> None:
         assert outcome == "saved", outcome
         return time.perf_counter() - wall
 
-    def batch(count: int, offset: int) -> tuple[list[float], float]:
+    def batch(count: int, offset: int) -> tuple[list[float], CpuUsed]:
         # Through the replies loop too, so that the question's broadcasts go where
         # the worker's go (a bare thread would start an event loop per broadcast).
         work = [
             replies_loop_run(database_sync_to_async(prepared)(offset + number))
             for number in range(count)
         ]
-        cpu = time.process_time()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        with cpu_measured() as used, ThreadPoolExecutor(max_workers=concurrency) as pool:
             walls = list(pool.map(stream, work))
-        return walls, time.process_time() - cpu
+        return walls, used
 
     warm_up = min(50, replies)
     batch(warm_up, 0)  # connections, the index, the first requests
-    walls, cpu = batch(replies, 10_000)
+    walls, used = batch(replies, 10_000)
     saved = Message.objects.filter(
         conversation__site=site, source=Message.Source.LLM, interrupted=False
     ).count()
     assert saved == warm_up + replies, (saved, warm_up + replies)
     print(f"{replies} replies, {concurrency} at a time, every one saved")
-    print(f"process CPU      {cpu * 1000 / replies:6.2f} ms per reply")
+    print(*used.lines(count=replies, unit="reply"), sep="\n")
     print(
         f"wall per reply   p50 {statistics.median(walls) * 1000:6.1f} ms"
         f"  max {max(walls) * 1000:6.1f} ms"

@@ -81,6 +81,20 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# PostgreSQL: bind parameters on the server, so that psycopg prepares a statement
+# a connection has run five times and PostgreSQL stops parsing and planning it
+# anew (a KB-answered message's database CPU 1.6 -> 1.05 ms, benchmarks/README.md,
+# thirteenth run). Off behind a pooler that drops prepared statements between
+# transactions (PgBouncer in transaction mode before 1.21).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+
+
+def database_prepared_statements(database: dict, *, enabled: bool) -> None:
+    if enabled and database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+
+
+database_prepared_statements(DATABASES["default"], enabled=DB_PREPARED_STATEMENTS)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded mode has several threads writing (web + inline LLM streams);
     # WAL and a busy timeout keep them from failing with "database is locked".

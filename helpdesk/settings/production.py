@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import LOG_FORMATTERS, env
+from .base import DB_PREPARED_STATEMENTS, LOG_FORMATTERS, database_prepared_statements, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
@@ -14,6 +14,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+database_prepared_statements(DATABASES["default"], enabled=DB_PREPARED_STATEMENTS)
 
 # Transcripts go out through a real mail server; set EMAIL_URL (smtp+tls://USER:PASSWORD@HOST:587).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
+
+from helpdesk.models import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +30,7 @@ print(json.dumps({
     "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
     "secret_key_fallbacks": list(getattr(settings, "SECRET_KEY_FALLBACKS", [])),
+    "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
 }))
 """
 
@@ -97,6 +101,32 @@ def test_production_reads_everything_from_the_environment():
     assert values["layer"] == "helpdesk.pipelined_channel_layer.PipelinedPubSubChannelLayer"
     assert values["session_cookie_secure"] is True
     assert values["secret_key_fallbacks"] == []
+
+
+def test_postgresql_binds_on_the_server_and_prepares_unless_a_pooler_forbids_it():
+    prepared = {"server_side_binding": True, "prepare_threshold": 5}
+    assert load("helpdesk.settings.production", **PRODUCTION_ENV)["db_options"] == prepared
+    assert (
+        load("helpdesk.settings.local", DATABASE_URL=PRODUCTION_ENV["DATABASE_URL"])["db_options"]
+        == prepared
+    )
+    behind_pgbouncer = load(
+        "helpdesk.settings.production", **PRODUCTION_ENV, DB_PREPARED_STATEMENTS="false"
+    )
+    assert behind_pgbouncer["db_options"] == {}
+    assert "server_side_binding" not in load("helpdesk.settings.local")["db_options"]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_statement_a_connection_repeats_is_prepared_on_postgresql():
+    assert connection.vendor == "postgresql"
+    for _ in range(6):
+        list(Site.objects.filter(public_key="nobody-has-this-key"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any('"helpdesk_site"' in text and "$1" in text for text in statements), statements
 
 
 def test_production_accepts_old_secret_keys_during_a_rotation():
