@@ -9,10 +9,12 @@ a higher first-generation threshold makes young collections rarer. The
 benchmarks (benchmarks/README.md) measure both.
 """
 
+import asyncio
 import gc
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,8 @@ from pathlib import Path
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+LOOP_LAG_BUCKETS = 2000  # 1 ms each; the last also holds every longer lag
 
 
 def gc_tune() -> None:
@@ -32,7 +36,9 @@ def gc_tune() -> None:
         gc.collect()
         gc.freeze()
     if settings.GC_STATS_FILE:
-        GcPauseRecorder(Path(settings.GC_STATS_FILE)).start()
+        recorder = GcPauseRecorder(Path(settings.GC_STATS_FILE))
+        recorder.start()
+        recorder.loop_probe_install()
     logger.info("gc: thresholds=%s frozen=%s", gc.get_threshold(), gc.get_freeze_count())
 
 
@@ -41,7 +47,9 @@ class GcPauseRecorder:
 
     Meant for benchmarks: the file is rewritten every second with the count,
     the longest pause and the pauses per generation since start (or since the
-    file was last reset by deleting it).
+    file was last reset by deleting it) and, under daphne, how late the event
+    loop ran (`loop_lag_ms`), which tells a process that is slow to get to its
+    frames from one whose work per frame is slow.
     """
 
     def __init__(self, path: Path, interval: float = 1.0) -> None:
@@ -56,6 +64,11 @@ class GcPauseRecorder:
         self._cpu: dict[int, list[float]] = {0: [], 1: [], 2: []}
         self._lock = threading.Lock()
         self._frozen = 0
+        # How late the event loop ran a 10 ms sleep's wake-up: what every frame of
+        # the process waits for beyond its own work (GC pauses included). Counted in
+        # 1 ms buckets, so that a snapshot never sorts a long run's samples.
+        self._loop_lag_buckets = [0] * LOOP_LAG_BUCKETS
+        self._loop_lag_max = 0.0
 
     def start(self) -> None:
         # gc.get_freeze_count() walks the whole frozen generation while holding the
@@ -64,6 +77,23 @@ class GcPauseRecorder:
         self._frozen = gc.get_freeze_count()
         gc.callbacks.append(self._callback)
         threading.Thread(target=self._write_forever, name="gc-stats", daemon=True).start()
+
+    def loop_probe_install(self) -> bool:
+        """Under daphne, time the event loop once the reactor runs; False otherwise."""
+        if "daphne.server" not in sys.modules:
+            return False
+        from twisted.internet import reactor
+
+        reactor.callWhenRunning(lambda: asyncio.ensure_future(self.loop_probe()))
+        return True
+
+    async def loop_probe(self, interval: float = 0.01) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(interval)
+            late_ms = max((time.perf_counter() - asked - interval) * 1000, 0.0)
+            self._loop_lag_buckets[min(int(late_ms), LOOP_LAG_BUCKETS - 1)] += 1
+            self._loop_lag_max = max(self._loop_lag_max, late_ms)
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -106,12 +136,36 @@ class GcPauseRecorder:
             },
             "threshold": list(gc.get_threshold()),
             "frozen": self._frozen,
+            "loop_lag_ms": self._loop_lag_summary(),
         }
 
     def reset(self) -> None:
         with self._lock:
             for values in (*self._pauses.values(), *self._cpu.values()):
                 values.clear()
+            self._loop_lag_buckets = [0] * LOOP_LAG_BUCKETS
+            self._loop_lag_max = 0.0
+
+    def _loop_lag_summary(self) -> dict:
+        """Count, p50 and p99 (each the upper edge of its 1 ms bucket), the longest lag
+        and how many were over 50 ms; just {"n": 0} when the loop is not probed."""
+        buckets, longest = list(self._loop_lag_buckets), self._loop_lag_max
+        count = sum(buckets)
+        if not count:
+            return {"n": 0}
+        summary = {"n": count}
+        seen, quantiles = 0, iter([("p50", 0.5), ("p99", 0.99)])
+        name, share = next(quantiles)
+        for edge, in_bucket in enumerate(buckets, start=1):
+            seen += in_bucket
+            while seen >= share * count:
+                summary[name] = edge
+                name, share = next(quantiles, ("", 2.0))
+        return {
+            **summary,
+            "max": round(longest, 2),
+            "over_50_ms": sum(buckets[50:]),
+        }
 
     def _write_forever(self) -> None:
         reset_marker = self.path.with_suffix(".reset")

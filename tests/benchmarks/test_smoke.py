@@ -95,6 +95,8 @@ def test_kb_smoke_acks_stores_and_answers_every_message(tmp_path):
     assert kb["answered_kb"] == kb["stored_kb_answers"] == kb["sent"]
     assert kb["unanswered"] == 0
     assert result["gc"]["collections"] >= 0 and "max_pause_ms" in result["gc"]
+    # daphne's event loop was probed the whole time (100 wake-ups a second).
+    assert result["gc"]["loop_lag_ms"]["n"] > 0
 
 
 @pytest.mark.timeout(180)
@@ -157,7 +159,7 @@ def test_message_path_cpu_smoke_answers_every_message_from_the_kb():
         "benchmarks.message_path_cpu", "--messages", "30", "--visitors", "5", timeout=170
     )
     assert "30 KB-answered messages, 5 visitors" in out
-    for line in ("receive + ack, CPU", "pipeline, wall", "process CPU"):
+    for line in ("receive + ack, CPU", "pipeline, wall", "process CPU", "PostgreSQL CPU"):
         assert line in out
 
 
@@ -182,3 +184,4 @@ def test_reply_path_cpu_smoke_saves_every_streamed_reply():
     )  # fmt: skip
     assert "10 replies, 2 at a time, every one saved" in out
     assert "process CPU" in out
+    assert "PostgreSQL CPU" in out  # the database server runs on this machine

@@ -1,5 +1,6 @@
 """GC settings of the web and worker processes and the pause recorder the benchmarks read."""
 
+import asyncio
 import gc
 import json
 import os
@@ -54,6 +55,27 @@ def test_pause_recorder_writes_collections_to_its_file(tmp_path):
         assert json.loads(path.read_text())["collections"] < figures["collections"]
     finally:
         gc.callbacks.remove(recorder._callback)
+
+
+def test_the_loop_probe_counts_how_late_the_event_loop_wakes_up(tmp_path):
+    recorder = GcPauseRecorder(tmp_path / "gc.json")
+    assert recorder.snapshot()["loop_lag_ms"] == {"n": 0}
+
+    async def run() -> None:
+        probe = asyncio.ensure_future(recorder.loop_probe(interval=0.005))
+        await asyncio.sleep(0.1)
+        time.sleep(0.12)  # noqa: ASYNC251 (held on purpose: the next wake-up is ~115 ms late)
+        await asyncio.sleep(0.1)
+        probe.cancel()
+
+    asyncio.run(run())
+    lag = recorder.snapshot()["loop_lag_ms"]
+    assert lag["n"] >= 10
+    assert lag["max"] >= 100
+    assert lag["over_50_ms"] == 1
+    assert lag["p50"] < 50  # the other wake-ups were on time, give or take the machine
+    recorder.reset()
+    assert recorder.snapshot()["loop_lag_ms"] == {"n": 0}
 
 
 ROOT = Path(__file__).resolve().parents[2]
