@@ -69,6 +69,7 @@ class GcPauseRecorder:
         # 1 ms buckets, so that a snapshot never sorts a long run's samples.
         self._loop_lag_buckets = [0] * LOOP_LAG_BUCKETS
         self._loop_lag_max = 0.0
+        self._loop_probe_task: asyncio.Future | None = None
 
     def start(self) -> None:
         # gc.get_freeze_count() walks the whole frozen generation while holding the
@@ -84,8 +85,12 @@ class GcPauseRecorder:
             return False
         from twisted.internet import reactor
 
-        reactor.callWhenRunning(lambda: asyncio.ensure_future(self.loop_probe()))
+        reactor.callWhenRunning(self._loop_probe_start)
         return True
+
+    def _loop_probe_start(self) -> None:
+        # Held here: the loop keeps only a weak reference to its tasks.
+        self._loop_probe_task = asyncio.ensure_future(self.loop_probe())
 
     async def loop_probe(self, interval: float = 0.01) -> None:
         while True:

@@ -21,6 +21,7 @@ from conversations.services.common import (
 from conversations.services.ownership import TransitionRefused, take_over_locked
 from helpdesk import metrics
 from helpdesk.models import Agent
+from helpdesk.webhooks.services import webhook_message_emit
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,13 @@ def _agent_message_save(
         agent=agent,
         client_id=client_id,
         is_internal=internal,
-        # Broadcast once the files are linked: the event carries them.
+        # Announced once the files are linked: the event and the webhook carry them.
         broadcast=False,
+        webhook=False,
     )
     attachments_link(message=message, attachment_ids=attachment_ids, agent=agent)
     message_broadcast_after_commit(message)
+    webhook_message_emit(message=message)
     if not internal:
         Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         metrics.reply_counted("agent")

@@ -122,15 +122,19 @@ def system_message_create(
     author: str = Message.Author.SYSTEM,
     source: str = Message.Source.SYSTEM,
     broadcast: bool = True,
+    webhook: bool = True,
     **fields: Any,
 ) -> Message:
     """Save a message the server writes. Streamed replies pass broadcast=False: their
-    `reply.end` event carries the saved message instead."""
+    `reply.end` event carries the saved message instead. A caller that links files to
+    the message passes broadcast=False and webhook=False and announces it once they are
+    linked, so that both carry them."""
     message = Message.objects.create(
         conversation=conversation, author_kind=author, source=source, text=text, **fields
     )
     metrics.message_created(message)
-    webhook_message_emit(message=message)
+    if webhook:
+        webhook_message_emit(message=message)
     if broadcast:
         message_broadcast_after_commit(message)
     return message

@@ -42,6 +42,8 @@ def webhook_data_message(message: Message) -> dict[str, Any] | None:
     """For message.created; None for an internal note, which must never leave the helpdesk."""
     if message.is_internal:
         return None
+    from conversations.events.visitor import message_attachments
+
     agent = message.agent
     return {
         "message": {
@@ -52,6 +54,12 @@ def webhook_data_message(message: Message) -> dict[str, Any] | None:
             "text": message.text,
             "source": message.source,
             "created_at": _iso(message.created_at),
+            # The files as the conversation's parties see them: signed links that
+            # expire (ATTACHMENT_URL_MAX_AGE_SECONDS), relative to the helpdesk.
+            "attachments": [
+                {key: file[key] for key in ("id", "name", "type", "size", "url")}
+                for file in message_attachments(message)
+            ],
         }
     }
 

@@ -72,7 +72,7 @@ def test_the_loop_probe_counts_how_late_the_event_loop_wakes_up(tmp_path):
     lag = recorder.snapshot()["loop_lag_ms"]
     assert lag["n"] >= 10
     assert lag["max"] >= 100
-    assert lag["over_50_ms"] == 1
+    assert lag["over_50_ms"] >= 1
     assert lag["p50"] < 50  # the other wake-ups were on time, give or take the machine
     recorder.reset()
     assert recorder.snapshot()["loop_lag_ms"] == {"n": 0}

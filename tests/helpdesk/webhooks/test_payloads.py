@@ -77,6 +77,7 @@ def test_message_created():
         "text": "<b>Hi</b>",
         "source": "agent",
         "created_at": message.created_at.isoformat(),
+        "attachments": [],
     }
 
 
