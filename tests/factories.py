@@ -85,6 +85,23 @@ class MessageFactory(factory.django.DjangoModelFactory):
     text = factory.Sequence(lambda n: f"message {n}")
 
 
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    """A sent file's row (its stored bytes are not written: for code that reads the row)."""
+
+    class Meta:
+        model = "conversations.Attachment"
+
+    message = factory.SubFactory(MessageFactory)
+    conversation = factory.SelfAttribute("message.conversation")
+    visitor = factory.SelfAttribute("conversation.visitor")
+    uploader_kind = "visitor"
+    file = factory.Sequence(lambda n: f"attachments/test/{n}.pdf")
+    original_name = factory.Sequence(lambda n: f"file-{n}.pdf")
+    content_type = "application/pdf"
+    size = 1234
+    sha256 = "0" * 64
+
+
 class CannedResponseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "conversations.CannedResponse"

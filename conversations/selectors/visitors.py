@@ -135,7 +135,7 @@ def conversation_transcript_messages(
     messages = Message.objects.filter(conversation_id=conversation_id)
     if not include_internal:
         messages = messages.filter(is_internal=False)
-    return list(messages.select_related("agent").order_by("id"))
+    return list(messages.select_related("agent").prefetch_related("attachments").order_by("id"))
 
 
 def conversation_for_transcript(*, conversation_id: int) -> Conversation | None:

@@ -152,6 +152,8 @@ def _lines(
             "text": m.text,
             "internal": m.is_internal,
             "source": m.source,
+            # Names only: a signed link expires within the hour, a transcript is kept.
+            "files": [attachment.original_name for attachment in m.attachments.all()],
         }
         for m in messages
     ]
@@ -228,6 +230,15 @@ def transcript_export_json(conversation: Conversation, messages: list[Message]) 
                 "text": m.text,
                 "is_internal": m.is_internal,
                 "created_at": _iso(m.created_at),
+                "attachments": [
+                    {
+                        "id": attachment.pk,
+                        "name": attachment.original_name,
+                        "type": attachment.content_type,
+                        "size": attachment.size,
+                    }
+                    for attachment in m.attachments.all()
+                ],
             }
             for m in messages
         ],
@@ -259,6 +270,7 @@ def transcript_export_text(conversation: Conversation, messages: list[Message]) 
         mark = _("[internal note] ") if line["internal"] else ""
         stamp = line["time"].strftime("%Y-%m-%d %H:%M:%S")
         body.append(f"[{stamp}] {mark}{line['name']}: {line['text']}")
+        body.extend(f"    📎 {name}" for name in line["files"])
     return "\n".join(header) + "\n\n" + "\n".join(body) + "\n"
 
 

@@ -4,6 +4,7 @@ task, and the agents' export and email action with their authorization."""
 import json
 import threading
 import time
+from unittest.mock import ANY
 
 import pytest
 from django.core import mail
@@ -15,6 +16,7 @@ from conversations.models import Conversation, Message
 from conversations.tasks import send_transcript_email
 from tests.factories import (
     AgentFactory,
+    AttachmentFactory,
     ConversationFactory,
     MessageFactory,
     SiteFactory,
@@ -83,6 +85,30 @@ def test_email_has_text_and_escaped_html_and_no_internal_notes(conversation):
     assert "SECRET" not in email.body and "SECRET" not in html
     conversation.refresh_from_db()
     assert conversation.transcript_sent_at is not None
+
+
+@pytest.mark.django_db
+def test_the_files_sent_are_named_in_the_email_and_the_exports(conversation):
+    AttachmentFactory(
+        message=MessageFactory(conversation=conversation, text="my bill"),
+        original_name="bill <march>.pdf",
+    )
+
+    assert send_transcript_email(conversation.pk, "erin@example.com") is True
+    (email,) = mail.outbox
+    assert "You: my bill\n    📎 bill <march>.pdf\n" in email.body
+    html, _ = email.alternatives[0]
+    assert "📎 bill &lt;march&gt;.pdf" in html
+    client = staff_client(AgentFactory())
+    text = client.get(export_url(conversation)).content.decode()
+    assert "Erin: my bill\n    📎 bill <march>.pdf\n" in text
+    document = json.loads(client.get(export_url(conversation, "json")).content)
+    assert [m["attachments"] for m in document["messages"]] == [
+        [],
+        [],
+        [],
+        [{"id": ANY, "name": "bill <march>.pdf", "type": "application/pdf", "size": 1234}],
+    ]
 
 
 @pytest.mark.django_db
